@@ -1,0 +1,702 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Starting, supervising and stopping a container.
+ *
+ * Start, in order:
+ *   parent: cgroup (with limits)  ->  clone3(namespaces, CLONE_PIDFD[, CLONE_INTO_CGROUP])
+ *   parent: attach the child to its cgroup (v1, or v2 without CLONE_INTO_CGROUP), send "go"
+ *   child:  private mounts, root (overlay or bind), /proc /sys /dev, pivot_root, hostname,
+ *           extra mounts, stdio, execve(init)
+ *   parent: EOF on the sync socket = execve succeeded (the child's end is close-on-exec);
+ *           a ct_error record = the child failed, with its precise message.
+ * Every failure unwinds in reverse: the child is killed and reaped, the cgroup removed. The
+ * child's mounts live in its own mount namespace, so they vanish with it.
+ */
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+
+#include "container.h"
+#include "util.h"
+
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+/* ---- small syscall wrappers ---- */
+
+static int sys_pidfd_open(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static int sys_pidfd_send_signal(int pidfd, int sig)
+{
+	return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+static int sys_pivot_root(const char *new_root, const char *put_old)
+{
+	return (int)syscall(SYS_pivot_root, new_root, put_old);
+}
+
+static unsigned long ns_clone_flags(unsigned ns)
+{
+	unsigned long f = 0;
+
+	if (ns & CT_NS_MNT)
+		f |= CLONE_NEWNS;
+	if (ns & CT_NS_PID)
+		f |= CLONE_NEWPID;
+	if (ns & CT_NS_UTS)
+		f |= CLONE_NEWUTS;
+	if (ns & CT_NS_IPC)
+		f |= CLONE_NEWIPC;
+	if (ns & CT_NS_NET)
+		f |= CLONE_NEWNET;
+	if (ns & CT_NS_CGROUP)
+		f |= CLONE_NEWCGROUP;
+	return f;
+}
+
+/* clone3() that behaves like fork(): returns 0 in the child. */
+pid_t ct_clone3(uint64_t flags, int cgroup_fd, int *ret_pidfd)
+{
+	struct clone_args args = {
+		.flags = flags | CLONE_PIDFD,
+		.pidfd = (uint64_t)(uintptr_t)ret_pidfd,
+		.exit_signal = SIGCHLD,
+	};
+
+	if (cgroup_fd >= 0) {
+		args.flags |= CLONE_INTO_CGROUP;
+		args.cgroup = (uint64_t)cgroup_fd;
+	}
+	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+}
+
+/* ---- the child ---- */
+
+/* Everything the child needs, prepared by the parent so that the child does not allocate. */
+struct child_ctx {
+	const ct_spec *spec;
+	int sync_fd;
+	int console_fd;
+	char root[PATH_MAX];
+	char overlay_opts[3 * PATH_MAX + 64];
+	char *envp[CT_MAX_ENV + 8];
+};
+
+static __attribute__((noreturn)) void child_fail(struct child_ctx *c, ct_error *err)
+{
+	/* The parent reads one record; if even this fails it sees a bare exit status. */
+	if (write(c->sync_fd, err, sizeof(*err)) < 0) {
+	}
+	_exit(127);
+}
+
+#define CHILD_CHECK(c, err, expr, ...)                                                            \
+	do {                                                                                      \
+		if ((expr) < 0) {                                                                 \
+			ct_errno(err, -errno, __VA_ARGS__);                                       \
+			child_fail(c, err);                                                       \
+		}                                                                                 \
+	} while (0)
+
+/* Path inside the new root (before pivot_root). */
+static const char *in_root(struct child_ctx *c, const char *rel, char *buf, size_t len)
+{
+	ct_snprintf(buf, len, "%s%s", c->root, rel);
+	return buf;
+}
+
+static int mkdir_in_root(struct child_ctx *c, const char *rel, mode_t mode)
+{
+	char p[PATH_MAX];
+
+	if (mkdir(in_root(c, rel, p, sizeof(p)), mode) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+struct devnode {
+	const char *name;
+	unsigned major, minor;
+};
+
+static const struct devnode devnodes[] = {
+	{ "null", 1, 3 }, { "zero", 1, 5 },    { "full", 1, 7 },
+	{ "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 },
+};
+
+static void child_setup_dev(struct child_ctx *c, ct_error *err)
+{
+	char p[PATH_MAX], q[PATH_MAX];
+	static const char *const links[][2] = {
+		{ "/proc/self/fd", "/dev/fd" },	 { "/proc/self/fd/0", "/dev/stdin" },
+		{ "/proc/self/fd/1", "/dev/stdout" }, { "/proc/self/fd/2", "/dev/stderr" },
+		{ "pts/ptmx", "/dev/ptmx" },
+	};
+
+	CHILD_CHECK(c, err, mkdir_in_root(c, "/dev", 0755), "cannot create /dev in the root");
+	CHILD_CHECK(c, err,
+		    mount("tmpfs", in_root(c, "/dev", p, sizeof(p)), "tmpfs",
+			  MS_NOSUID | MS_NOEXEC | MS_STRICTATIME, "mode=755,size=65536k"),
+		    "cannot mount tmpfs on /dev");
+	/* Device nodes made with mknod (we are real root here). With user namespaces these
+	 * become bind mounts of the host's nodes. */
+	for (size_t i = 0; i < ARRAY_SIZE(devnodes); i++) {
+		ct_snprintf(q, sizeof(q), "/dev/%s", devnodes[i].name);
+		CHILD_CHECK(c, err,
+			    mknod(in_root(c, q, p, sizeof(p)), S_IFCHR | 0666,
+				  makedev(devnodes[i].major, devnodes[i].minor)),
+			    "cannot create %s", q);
+		/* the umask must not narrow the mode */
+		CHILD_CHECK(c, err, chmod(p, 0666), "cannot chmod %s", q);
+	}
+	CHILD_CHECK(c, err, mkdir_in_root(c, "/dev/pts", 0755), "cannot create /dev/pts");
+	CHILD_CHECK(c, err,
+		    mount("devpts", in_root(c, "/dev/pts", p, sizeof(p)), "devpts",
+			  MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5"),
+		    "cannot mount devpts on /dev/pts");
+	CHILD_CHECK(c, err, mkdir_in_root(c, "/dev/shm", 01777), "cannot create /dev/shm");
+	CHILD_CHECK(c, err,
+		    mount("shm", in_root(c, "/dev/shm", p, sizeof(p)), "tmpfs",
+			  MS_NOSUID | MS_NODEV, "mode=1777,size=65536k"),
+		    "cannot mount tmpfs on /dev/shm");
+	CHILD_CHECK(c, err, mkdir_in_root(c, "/dev/mqueue", 0755), "cannot create /dev/mqueue");
+	for (size_t i = 0; i < ARRAY_SIZE(links); i++)
+		CHILD_CHECK(c, err, symlink(links[i][0], in_root(c, links[i][1], p, sizeof(p))),
+			    "cannot create %s", links[i][1]);
+	/* /dev/console: the console when it is a terminal, else /dev/null (systemd and getty
+	 * open it; a regular log file must not be opened through it without O_APPEND). */
+	in_root(c, "/dev/console", p, sizeof(p));
+	CHILD_CHECK(c, err, mknod(p, S_IFREG | 0600, 0), "cannot create /dev/console");
+	if (c->console_fd >= 0 && isatty(c->console_fd)) {
+		ct_snprintf(q, sizeof(q), "/proc/self/fd/%d", c->console_fd);
+		CHILD_CHECK(c, err, mount(q, p, NULL, MS_BIND, NULL),
+			    "cannot bind the console onto /dev/console");
+	} else {
+		CHILD_CHECK(c, err, mount(in_root(c, "/dev/null", q, sizeof(q)), p, NULL, MS_BIND, NULL),
+			    "cannot bind /dev/null onto /dev/console");
+	}
+}
+
+static void child_setup_root(struct child_ctx *c, ct_error *err)
+{
+	const ct_spec *s = c->spec;
+	char p[PATH_MAX];
+	unsigned long nosuid = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+
+	/* Nothing we mount may propagate back to the host. */
+	CHILD_CHECK(c, err, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL),
+		    "cannot make the mount tree private");
+	if (s->lower) {
+		CHILD_CHECK(c, err, mount("overlay", c->root, "overlay", 0, c->overlay_opts),
+			    "cannot mount the overlay root on %s", c->root);
+	} else {
+		CHILD_CHECK(c, err, mount(c->root, c->root, NULL, MS_BIND | MS_REC, NULL),
+			    "cannot bind the root %s onto itself", c->root);
+	}
+
+	CHILD_CHECK(c, err, mkdir_in_root(c, "/proc", 0555), "cannot create /proc in the root");
+	CHILD_CHECK(c, err, mount("proc", in_root(c, "/proc", p, sizeof(p)), "proc", nosuid, NULL),
+		    "cannot mount /proc");
+	CHILD_CHECK(c, err, mkdir_in_root(c, "/sys", 0555), "cannot create /sys in the root");
+	if (s->ns & CT_NS_NET) {
+		CHILD_CHECK(c, err,
+			    mount("sysfs", in_root(c, "/sys", p, sizeof(p)), "sysfs",
+				  nosuid | MS_RDONLY, NULL),
+			    "cannot mount /sys");
+		/* The container's own cgroup (its cgroup namespace root), for systemd and
+		 * for tools that read their limits. */
+		if (s->ns & CT_NS_CGROUP) {
+			enum ct_cgroup_mode mode = cgroup_mode();
+			const char *fs = in_root(c, "/sys/fs/cgroup", p, sizeof(p));
+
+			/* On a v2 host the namespace root is the container's own cgroup (and a
+			 * host mounted with nsdelegate keeps its limits out of reach). On a
+			 * hybrid host the unified hierarchy carries no controllers: read-only. */
+			unsigned long ro = mode == CT_CGROUP_V2 ? 0 : MS_RDONLY;
+
+			if (mode == CT_CGROUP_V2 || access("/sys/fs/cgroup/unified", F_OK) == 0) {
+				if (mount("cgroup2", fs, "cgroup2", nosuid | ro, NULL) < 0 &&
+				    errno != ENOENT) {
+					ct_errno(err, -errno, "cannot mount cgroup2 on /sys/fs/cgroup");
+					child_fail(c, err);
+				}
+			}
+		}
+	} else {
+		/* sysfs of the host's network namespace would show the host's devices */
+		CHILD_CHECK(c, err,
+			    mount("/sys", in_root(c, "/sys", p, sizeof(p)), NULL,
+				  MS_BIND | MS_REC | MS_RDONLY, NULL),
+			    "cannot bind /sys");
+	}
+	child_setup_dev(c, err);
+	CHILD_CHECK(c, err,
+		    mount("mqueue", in_root(c, "/dev/mqueue", p, sizeof(p)), "mqueue", nosuid, NULL),
+		    "cannot mount /dev/mqueue");
+
+	/* Extra mounts, targets relative to the new root. */
+	for (size_t i = 0; i < s->n_mounts; i++) {
+		const struct ct_mount *m = &s->mounts[i];
+
+		in_root(c, m->target, p, sizeof(p));
+		if (mkdir(p, 0755) < 0 && errno != EEXIST) {
+			ct_errno(err, -errno, "cannot create mount point %s", m->target);
+			child_fail(c, err);
+		}
+		CHILD_CHECK(c, err, mount(m->source, p, m->fstype, m->flags & ~MS_RDONLY, m->data),
+			    "cannot mount %s on %s", m->source ? m->source : m->fstype, m->target);
+		if ((m->flags & MS_BIND) && (m->flags & MS_RDONLY))
+			CHILD_CHECK(c, err,
+				    mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL),
+				    "cannot make %s read-only", m->target);
+	}
+
+	/* pivot_root(".", "."): stack the old root under the new one, then detach it. */
+	CHILD_CHECK(c, err, chdir(c->root), "cannot enter the root %s", c->root);
+	CHILD_CHECK(c, err, sys_pivot_root(".", "."), "pivot_root into %s failed", c->root);
+	CHILD_CHECK(c, err, umount2(".", MNT_DETACH), "cannot detach the old root");
+	CHILD_CHECK(c, err, chdir("/"), "cannot chdir to /");
+}
+
+/* execvpe() searches the caller's PATH; we want the container's, resolved in its root. */
+static int exec_in_path(const char *file, char *const argv[], char *const envp[])
+{
+	const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	char buf[PATH_MAX];
+	int saved = ENOENT;
+
+	if (strchr(file, '/'))
+		return execve(file, argv, envp);
+	for (size_t i = 0; envp && envp[i]; i++)
+		if (strncmp(envp[i], "PATH=", 5) == 0)
+			path = envp[i] + 5;
+	while (*path) {
+		const char *end = strchr(path, ':');
+		size_t len = end ? (size_t)(end - path) : strlen(path);
+
+		if (len && len + strlen(file) + 2 < sizeof(buf)) {
+			memcpy(buf, path, len);
+			buf[len] = '/';
+			strcpy(buf + len + 1, file);
+			execve(buf, argv, envp);
+			if (errno != ENOENT && errno != ENOTDIR)
+				saved = errno;
+		}
+		path += len;
+		if (*path == ':')
+			path++;
+	}
+	errno = saved;
+	return -1;
+}
+
+int ct_exec_in_path(const char *file, char *const argv[], char *const envp[])
+{
+	return exec_in_path(file, argv, envp);
+}
+
+static __attribute__((noreturn)) void child_main(struct child_ctx *c)
+{
+	const ct_spec *s = c->spec;
+	ct_error err = { 0 };
+	char go;
+	int nullfd;
+
+	/* Die with the parent until init is running: a parent that crashes mid-start must not
+	 * leave a half-built container behind. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (read(c->sync_fd, &go, 1) != 1)
+		_exit(126);
+
+	child_setup_root(c, &err);
+
+	if (s->ns & CT_NS_UTS) {
+		const char *h = s->hostname[0] ? s->hostname : s->name;
+		CHILD_CHECK(c, &err, sethostname(h, strlen(h)), "cannot set the hostname");
+	}
+	CHILD_CHECK(c, &err, setsid(), "setsid failed");
+
+	nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	CHILD_CHECK(c, &err, nullfd, "cannot open /dev/null in the container");
+	CHILD_CHECK(c, &err, dup2(nullfd, 0), "cannot set up stdin");
+	CHILD_CHECK(c, &err, dup2(c->console_fd >= 0 ? c->console_fd : nullfd, 1),
+		    "cannot set up stdout");
+	CHILD_CHECK(c, &err, dup2(c->console_fd >= 0 ? c->console_fd : nullfd, 2),
+		    "cannot set up stderr");
+	/* Nothing of the parent's may reach the container: every fd above 2 is closed at
+	 * execve (the sync socket among them, which tells the parent we made it). */
+	if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+		for (int fd = 3; fd < 65536; fd++)
+			if (fd != c->sync_fd)
+				close(fd);
+	}
+	prctl(PR_SET_PDEATHSIG, 0);
+	exec_in_path(s->init[0], s->init, c->envp);
+	ct_errno(&err, -errno, "cannot execute init '%s' in the container", s->init[0]);
+	child_fail(c, &err);
+}
+
+/* ---- the parent ---- */
+
+static const char *const default_env[] = {
+	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	"TERM=linux",
+	"HOME=/root",
+	"container=ct",
+};
+
+static void fill_envp(char **envp, char *const *spec_env)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(default_env); i++) {
+		const char *eq = strchr(default_env[i], '=');
+		bool overridden = false;
+
+		for (size_t j = 0; spec_env[j]; j++)
+			if (strncmp(spec_env[j], default_env[i], (size_t)(eq - default_env[i]) + 1) ==
+			    0)
+				overridden = true;
+		if (!overridden)
+			envp[n++] = (char *)default_env[i];
+	}
+	for (size_t j = 0; spec_env[j]; j++)
+		envp[n++] = spec_env[j];
+	envp[n] = NULL;
+}
+
+static int prepare_root(const ct_spec *s, struct child_ctx *c, ct_error *err)
+{
+	if (s->lower) {
+		char *slash;
+		size_t n;
+
+		n = (size_t)ct_snprintf(c->root, sizeof(c->root), "%s", s->upper);
+		while (n > 1 && c->root[n - 1] == '/')
+			c->root[--n] = '\0';
+		slash = strrchr(c->root, '/');
+		if (!slash || slash == c->root)
+			return ct_err(err, -EINVAL, "overlay upper %s has no parent directory",
+				      s->upper);
+		strcpy(slash, "/rootfs");
+		if (mkdir(c->root, 0755) < 0 && errno != EEXIST)
+			return ct_errno(err, -errno, "cannot create the mount point %s", c->root);
+		ct_snprintf(c->overlay_opts, sizeof(c->overlay_opts),
+			    "lowerdir=%s,upperdir=%s,workdir=%s", s->lower, s->upper, s->work);
+	} else {
+		struct stat st;
+
+		ct_snprintf(c->root, sizeof(c->root), "%s", s->rootfs);
+		if (stat(c->root, &st) < 0)
+			return ct_errno(err, -errno, "root directory %s", c->root);
+		if (!S_ISDIR(st.st_mode))
+			return ct_err(err, -ENOTDIR, "root %s is not a directory", c->root);
+	}
+	return 0;
+}
+
+static ct_container *container_new(const char *name)
+{
+	ct_container *ct = calloc(1, sizeof(*ct));
+
+	if (!ct)
+		return NULL;
+	strcpy(ct->name, name);
+	ct->pidfd = -EBADF;
+	ct->stop_signal = SIGTERM;
+	return ct;
+}
+
+CT_EXPORT void ct_container_free(ct_container *ct)
+{
+	if (!ct)
+		return;
+	if (ct->pidfd >= 0)
+		close(ct->pidfd);
+	cgroup_handle_free(ct->cg);
+	free(ct);
+}
+
+CT_EXPORT int ct_container_start(const ct_spec *s, ct_container **ret, ct_error *err)
+{
+	struct child_ctx c = { .spec = s, .sync_fd = -EBADF, .console_fd = s->console_fd };
+	_cleanup_close_ int parent_fd = -EBADF, child_fd = -EBADF, pidfd = -EBADF;
+	cgroup_handle *cg = NULL;
+	ct_error child_err = { 0 };
+	ct_container *ct = NULL;
+	int cgfd = -EBADF, r, status;
+	ssize_t n;
+	pid_t pid;
+	int sv[2];
+
+	r = ct_spec_validate(s, err);
+	if (r < 0)
+		return r;
+	r = prepare_root(s, &c, err);
+	if (r < 0)
+		return r;
+	fill_envp(c.envp, s->env);
+
+	r = cgroup_create(s->cgroup_parent, s->name, &s->limits, &cg, err);
+	if (r < 0)
+		return r;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		r = ct_errno(err, -errno, "socketpair");
+		goto fail_cgroup;
+	}
+	parent_fd = sv[0];
+	child_fd = sv[1];
+	c.sync_fd = child_fd;
+
+	cgfd = cgroup_dirfd(cg);
+	pid = ct_clone3(ns_clone_flags(s->ns), cgfd >= 0 ? cgfd : -1, &pidfd);
+	if (pid < 0 && cgfd >= 0 && (errno == EINVAL || errno == ENOSYS)) {
+		cgfd = -EBADF; /* no CLONE_INTO_CGROUP after all: attach below */
+		pid = ct_clone3(ns_clone_flags(s->ns), -1, &pidfd);
+	}
+	if (pid < 0) {
+		r = ct_errno(err, -errno, "cannot create the container's namespaces (clone3)");
+		goto fail_cgroup;
+	}
+	if (pid == 0) {
+		close(parent_fd);
+		child_main(&c);
+	}
+	close(TAKE_FD(child_fd));
+
+	if (cgfd < 0) {
+		r = cgroup_attach(cg, pid, err);
+		if (r < 0)
+			goto fail_child;
+	}
+	if (write(parent_fd, "g", 1) != 1) {
+		r = ct_errno(err, -errno, "cannot signal the container's init");
+		goto fail_child;
+	}
+	n = read(parent_fd, &child_err, sizeof(child_err));
+	if (n == (ssize_t)sizeof(child_err)) {
+		child_err.msg[sizeof(child_err.msg) - 1] = '\0';
+		if (err)
+			*err = child_err;
+		r = child_err.code < 0 ? child_err.code : -EIO;
+		goto fail_child;
+	}
+	if (n != 0) {
+		/* The child died without a report (killed, or crashed). */
+		r = ct_err(err, -EIO, "container init exited before it started");
+		goto fail_child;
+	}
+
+	ct = container_new(s->name);
+	if (!ct) {
+		r = ct_err(err, -ENOMEM, "out of memory");
+		goto fail_child;
+	}
+	ct->pid = pid;
+	ct->pidfd = TAKE_FD(pidfd);
+	ct->is_child = true;
+	ct->stop_signal = s->stop_signal;
+	ct->cg = cg;
+	*ret = ct;
+	return 0;
+
+fail_child:
+	sys_pidfd_send_signal(pidfd, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	cgroup_kill_all(cg, 2000, NULL);
+fail_cgroup:
+	cgroup_destroy(cg, NULL);
+	cgroup_handle_free(cg);
+	return r;
+}
+
+CT_EXPORT int ct_container_open(const char *name, const char *cgroup_parent, pid_t pid,
+				ct_container **ret, ct_error *err)
+{
+	cgroup_handle *cg = NULL;
+	ct_container *ct;
+	int r, pidfd;
+
+	r = ct_name_validate(name, err);
+	if (r < 0)
+		return r;
+	if (pid <= 1)
+		return ct_err(err, -EINVAL, "invalid init pid %d", (int)pid);
+	r = cgroup_open(cgroup_parent ? cgroup_parent : "ct", name, &cg, err);
+	if (r < 0)
+		return r;
+	/* Take the pidfd first, then check membership: if the pid was reused after we opened
+	 * the pidfd, the pidfd refers to the dead process and the check below fails. */
+	pidfd = sys_pidfd_open(pid);
+	if (pidfd < 0) {
+		r = ct_errno(err, -errno, "container '%s': init %d is gone", name, (int)pid);
+		cgroup_handle_free(cg);
+		return r;
+	}
+	if (!cgroup_contains(cg, pid)) {
+		close(pidfd);
+		cgroup_handle_free(cg);
+		return ct_err(err, -ESRCH,
+			      "container '%s': pid %d is not in the container's cgroup", name,
+			      (int)pid);
+	}
+	ct = container_new(name);
+	if (!ct) {
+		close(pidfd);
+		cgroup_handle_free(cg);
+		return ct_err(err, -ENOMEM, "out of memory");
+	}
+	ct->pid = pid;
+	ct->pidfd = pidfd;
+	ct->cg = cg;
+	{
+		/* We may still be its parent (a library user that reopens its own child). */
+		char buf[512], path[64];
+		ct_snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		if (read_file(path, buf, sizeof(buf)) > 0) {
+			char *rp = strrchr(buf, ')');
+			int ppid = 0;
+			if (rp && sscanf(rp + 2, "%*c %d", &ppid) == 1)
+				ct->is_child = ppid == getpid();
+		}
+	}
+	*ret = ct;
+	return 0;
+}
+
+CT_EXPORT const char *ct_container_name(const ct_container *ct)
+{
+	return ct->name;
+}
+
+CT_EXPORT pid_t ct_container_pid(const ct_container *ct)
+{
+	return ct->pid;
+}
+
+CT_EXPORT int ct_container_pidfd(const ct_container *ct)
+{
+	return ct->pidfd;
+}
+
+CT_EXPORT int ct_container_stop_signal(const ct_container *ct)
+{
+	return ct->stop_signal;
+}
+
+CT_EXPORT int ct_container_kill(ct_container *ct, int sig, ct_error *err)
+{
+	if (ct->reaped)
+		return ct_err(err, -ESRCH, "container '%s' is not running", ct->name);
+	if (sys_pidfd_send_signal(ct->pidfd, sig) < 0)
+		return ct_errno(err, -errno, "cannot signal init of '%s'", ct->name);
+	return 0;
+}
+
+CT_EXPORT int ct_container_kill_all(ct_container *ct, ct_error *err)
+{
+	return cgroup_kill_all(ct->cg, 5000, err);
+}
+
+CT_EXPORT int ct_container_reap(ct_container *ct, int *ret_status)
+{
+	siginfo_t si = { 0 };
+	struct pollfd pfd = { .fd = ct->pidfd, .events = POLLIN };
+
+	if (ct->reaped)
+		return 1;
+	if (!ct->is_child) {
+		/* Not ours to wait for: a readable pidfd means it has exited. */
+		if (poll(&pfd, 1, 0) == 1) {
+			ct->reaped = true;
+			if (ret_status)
+				*ret_status = 0;
+			return 1;
+		}
+		return 0;
+	}
+	if (waitid((idtype_t)P_PIDFD, (id_t)ct->pidfd, &si, WEXITED | WNOHANG) < 0)
+		return -errno;
+	if (si.si_pid == 0)
+		return 0;
+	ct->reaped = true;
+	if (ret_status)
+		*ret_status = si.si_code == CLD_EXITED ? W_EXITCODE(si.si_status, 0)
+						       : si.si_status & 0x7f;
+	return 1;
+}
+
+CT_EXPORT int ct_container_stop(ct_container *ct, int timeout_ms, ct_error *err)
+{
+	uint64_t deadline = now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+	int r;
+
+	if (ct_container_reap(ct, NULL) == 0) {
+		if (timeout_ms > 0 && ct_container_kill(ct, ct->stop_signal, NULL) == 0) {
+			while (ct_container_reap(ct, NULL) == 0) {
+				struct pollfd pfd = { .fd = ct->pidfd, .events = POLLIN };
+				uint64_t now = now_ms();
+
+				if (now >= deadline)
+					break;
+				poll(&pfd, 1, (int)(deadline - now));
+			}
+		}
+	}
+	/* Whatever is left (init ignoring the signal, daemons that escaped init's tree). */
+	r = cgroup_kill_all(ct->cg, 5000, err);
+	if (r < 0)
+		return r;
+	while (ct_container_reap(ct, NULL) == 0) {
+		struct pollfd pfd = { .fd = ct->pidfd, .events = POLLIN };
+		if (poll(&pfd, 1, 5000) == 0)
+			return ct_err(err, -ETIMEDOUT, "init of '%s' did not exit", ct->name);
+	}
+	return 0;
+}
+
+CT_EXPORT int ct_container_cleanup(ct_container *ct, ct_error *err)
+{
+	return cgroup_destroy(ct->cg, err);
+}
+
+CT_EXPORT int ct_container_set_limits(ct_container *ct, const ct_limits *lim, unsigned flags,
+				      int shrink_timeout_ms, ct_error *err)
+{
+	int r = ct_limits_validate(lim, err);
+
+	if (r < 0)
+		return r;
+	return cgroup_set_limits(ct->cg, lim, flags, shrink_timeout_ms, err);
+}
+
+CT_EXPORT int ct_container_get_limits(ct_container *ct, ct_limits *ret, ct_error *err)
+{
+	return cgroup_get_limits(ct->cg, ret, err);
+}
+
+CT_EXPORT int ct_container_stats(ct_container *ct, ct_stats *ret, ct_error *err)
+{
+	return cgroup_stats(ct->cg, ret, err);
+}

@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libct: the ct container runtime library.
+ *
+ * This is the only public header. Everything here is exported (see libct.sym); everything
+ * else in libct is internal. Conventions:
+ *  - functions return int: 0 (or a positive count) on success, a negative errno on failure;
+ *  - where the caller needs context, the last argument is a ct_error, which is filled with
+ *    the same negative errno and a one-line message. It is a fixed buffer (no allocation),
+ *    so it is also usable in a child after clone(). It may be NULL.
+ *  - libct never prints and knows nothing of JSON, sockets or the daemon.
+ */
+#ifndef CT_H
+#define CT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Everything declared here is the exported API (the library builds with -fvisibility=hidden). */
+#pragma GCC visibility push(default)
+
+#define CT_NAME_MAX 63	   /* container and template names: a DNS label */
+#define CT_HOSTNAME_MAX 64 /* HOST_NAME_MAX */
+#define CT_UNLIMITED UINT64_MAX
+
+typedef struct ct_error {
+	int code;	/* negative errno, 0 when no error */
+	char msg[256];	/* one line, no trailing newline */
+} ct_error;
+
+/* ---- names and sizes (pure helpers, also used by ctd and the tests) ---- */
+
+/* A container or template name: 1..63 chars of [a-z0-9-], starting with a letter or digit,
+ * not ending with '-' (an RFC 1123 DNS label, lower case only). */
+int ct_name_validate(const char *name, ct_error *err);
+/* A hostname: dot-separated RFC 1123 labels, at most 64 chars in all. */
+int ct_hostname_validate(const char *hostname, ct_error *err);
+/* "512M", "1.5G", "1024", "2GiB", "max" (CT_UNLIMITED). Binary units (K = 1024). */
+int ct_size_parse(const char *s, uint64_t *ret, ct_error *err);
+/* Formats bytes as "512M"/"1.5G"/"max" into buf; returns buf. */
+const char *ct_size_format(uint64_t bytes, char *buf, size_t len);
+/* "1.5" -> 1500 milli-CPUs; "0" or "max" -> 0 (no quota). */
+int ct_cpus_parse(const char *s, uint32_t *ret_milli, ct_error *err);
+/* A CPU list such as "0-3,6". Empty means "all". */
+int ct_cpuset_validate(const char *s, ct_error *err);
+
+/* ---- resource limits ---- */
+
+enum {
+	CT_LIM_CPU_WEIGHT = 1u << 0,  /* 1..10000, default 100 (cgroup v2 semantics) */
+	CT_LIM_CPUS = 1u << 1,	      /* quota in milli-CPUs, 0 = no quota */
+	CT_LIM_CPUSET = 1u << 2,      /* CPU list, "" = all */
+	CT_LIM_MEMORY_MAX = 1u << 3,  /* hard limit, bytes or CT_UNLIMITED */
+	CT_LIM_MEMORY_HIGH = 1u << 4, /* soft limit (throttle + reclaim), bytes or CT_UNLIMITED */
+	CT_LIM_SWAP_MAX = 1u << 5,    /* swap on top of memory, bytes or CT_UNLIMITED */
+	CT_LIM_PIDS_MAX = 1u << 6,    /* tasks, or CT_UNLIMITED */
+};
+
+typedef struct ct_limits {
+	uint32_t set; /* which of the fields below carry a value: CT_LIM_* bits */
+	uint32_t cpu_weight;
+	uint32_t cpus_milli;
+	char cpuset[128];
+	uint64_t memory_max;
+	uint64_t memory_high;
+	uint64_t swap_max;
+	uint64_t pids_max;
+} ct_limits;
+
+/* Checks ranges: weight 1..10000; cpus <= 1024 CPUs; memory >= 4 MiB; pids >= 1; a
+ * valid cpuset. Only fields named in lim->set are checked. */
+int ct_limits_validate(const ct_limits *lim, ct_error *err);
+
+typedef struct ct_stats {
+	uint64_t cpu_usage_ns;	   /* total CPU time */
+	uint64_t memory_current;   /* bytes */
+	uint64_t memory_peak;	   /* bytes, 0 when the kernel does not track it */
+	uint64_t swap_current;	   /* bytes */
+	uint64_t pids_current;
+	uint64_t oom_kills;	   /* OOM kills inside the container */
+} ct_stats;
+
+/* ---- host features ---- */
+
+enum ct_cgroup_mode {
+	CT_CGROUP_NONE = 0,
+	CT_CGROUP_V1 = 1,      /* controllers on v1 hierarchies (legacy or hybrid hosts) */
+	CT_CGROUP_V2 = 2,      /* unified */
+};
+
+typedef struct ct_features {
+	enum ct_cgroup_mode cgroup_mode;
+	bool clone_into_cgroup; /* clone3(CLONE_INTO_CGROUP) usable */
+	bool pidfd;		/* pidfd_open/pidfd_send_signal */
+	bool cgroup_kill;	/* cgroup.kill */
+	bool memory_reclaim;	/* memory.reclaim (v2) */
+	bool overlayfs;
+	bool userns;
+	bool idmapped_mounts;
+	bool userfaultfd;
+	bool soft_dirty;
+	bool time_ns;
+} ct_features;
+
+/* Probes the running kernel (by trying, never by version). Cached after the first call. */
+int ct_features_probe(ct_features *ret, ct_error *err);
+
+/* ---- templates ---- */
+
+/* Unpacks a template archive (tar, tar.gz, tar.xz, tar.zst; detected by content) into
+ * dest_dir, which must not exist yet; the parent must exist. Refuses absolute paths, "..",
+ * links escaping the root, device nodes other than the standard character devices, and more
+ * than a bounded number of entries / bytes. On failure nothing is left behind (dest_dir is
+ * removed). The result is made read-only (the template cache). */
+int ct_template_unpack(const char *archive, const char *dest_dir, ct_error *err);
+
+/* ---- container spec ---- */
+
+enum {
+	CT_NS_MNT = 1u << 0,
+	CT_NS_PID = 1u << 1,
+	CT_NS_UTS = 1u << 2,
+	CT_NS_IPC = 1u << 3,
+	CT_NS_NET = 1u << 4,
+	CT_NS_CGROUP = 1u << 5,
+	CT_NS_USER = 1u << 6, /* not yet supported: reserved for unprivileged containers */
+	CT_NS_DEFAULT = CT_NS_MNT | CT_NS_PID | CT_NS_UTS | CT_NS_IPC | CT_NS_NET | CT_NS_CGROUP,
+};
+
+typedef struct ct_spec ct_spec;
+
+ct_spec *ct_spec_new(void);
+void ct_spec_free(ct_spec *spec);
+
+int ct_spec_set_name(ct_spec *spec, const char *name, ct_error *err);
+int ct_spec_set_hostname(ct_spec *spec, const char *hostname, ct_error *err);
+/* A plain root directory, used as is (bind-mounted onto itself before pivot_root). */
+int ct_spec_set_rootfs(ct_spec *spec, const char *dir, ct_error *err);
+/* An overlay root: lower is the read-only template cache, upper and work are the container's
+ * own directories (same filesystem, both must exist). The overlay is mounted inside the
+ * container's mount namespace only, on "<dirname(upper)>/rootfs" (created if missing), so
+ * the host never holds the mount and a crashed container leaves none behind. */
+int ct_spec_set_overlay(ct_spec *spec, const char *lower, const char *upper, const char *work,
+			ct_error *err);
+/* Command run as PID 1. argv[0] is resolved inside the container's root. */
+int ct_spec_set_init(ct_spec *spec, const char *const argv[], ct_error *err);
+/* "KEY=VALUE"; a later value for the same key replaces the earlier one. */
+int ct_spec_add_env(ct_spec *spec, const char *kv, ct_error *err);
+/* An extra mount inside the container: source on the host (for binds) or a fs source,
+ * target is an absolute path inside the container. */
+int ct_spec_add_mount(ct_spec *spec, const char *source, const char *target, const char *fstype,
+		      unsigned long flags, const char *data, ct_error *err);
+int ct_spec_set_namespaces(ct_spec *spec, unsigned ns_flags, ct_error *err);
+int ct_spec_set_limits(ct_spec *spec, const ct_limits *lim, ct_error *err);
+/* Parent of the container's cgroup, relative to each hierarchy's root. Default "ct". */
+int ct_spec_set_cgroup_parent(ct_spec *spec, const char *parent, ct_error *err);
+/* Signal that asks init to shut down: default SIGTERM; systemd wants SIGRTMIN+3. */
+int ct_spec_set_stop_signal(ct_spec *spec, int sig, ct_error *err);
+/* File that receives the container's stdout/stderr (console log); -1 = /dev/null. The fd is
+ * duplicated; the caller keeps its own. */
+int ct_spec_set_console_fd(ct_spec *spec, int fd, ct_error *err);
+/* Checks that the spec is complete and consistent (name, root, init). */
+int ct_spec_validate(const ct_spec *spec, ct_error *err);
+
+/* ---- containers ---- */
+
+typedef struct ct_container ct_container;
+
+/* Creates the cgroup, clones init into its namespaces, sets up the root and starts init.
+ * Returns once init has exec'd (or failed: then the child's precise error is in err and
+ * nothing is left behind: no cgroup, no process, no mount). */
+int ct_container_start(const ct_spec *spec, ct_container **ret, ct_error *err);
+/* Re-attaches to a running container by name and init pid (for a restarted daemon). The pid
+ * is verified against the container's cgroup. */
+int ct_container_open(const char *name, const char *cgroup_parent, pid_t pid,
+		      ct_container **ret, ct_error *err);
+void ct_container_free(ct_container *ct);
+
+const char *ct_container_name(const ct_container *ct);
+pid_t ct_container_pid(const ct_container *ct);
+/* A pidfd for init: readable when init has exited. Owned by the handle. */
+int ct_container_pidfd(const ct_container *ct);
+int ct_container_stop_signal(const ct_container *ct);
+
+/* Sends sig to init. */
+int ct_container_kill(ct_container *ct, int sig, ct_error *err);
+/* Kills every process in the container's cgroup (SIGKILL), including ones that escaped
+ * init's tree, and waits until the cgroup is empty (bounded). */
+int ct_container_kill_all(ct_container *ct, ct_error *err);
+/* Reaps init if it is our child; returns 1 and the wait status when it has exited, 0 when
+ * it still runs. */
+int ct_container_reap(ct_container *ct, int *ret_status);
+/* Blocking convenience: stop signal, wait up to timeout_ms, then kill_all; reaps init. */
+int ct_container_stop(ct_container *ct, int timeout_ms, ct_error *err);
+/* Removes the container's cgroup; the container must be stopped. Frees nothing. */
+int ct_container_cleanup(ct_container *ct, ct_error *err);
+
+enum {
+	CT_SET_FORCE = 1u << 0, /* shrink memory even if the workload does not fit (may OOM) */
+};
+/* Applies the fields named in lim->set to the running container, at once. Shrinking memory
+ * lowers the soft limit first, lets the kernel reclaim for up to shrink_timeout_ms, and only
+ * then lowers the hard limit; if the workload does not fit, returns -EBUSY and restores the
+ * old limits (unless CT_SET_FORCE). */
+int ct_container_set_limits(ct_container *ct, const ct_limits *lim, unsigned flags,
+			    int shrink_timeout_ms, ct_error *err);
+int ct_container_get_limits(ct_container *ct, ct_limits *ret, ct_error *err);
+int ct_container_stats(ct_container *ct, ct_stats *ret, ct_error *err);
+
+typedef struct ct_exec_opts {
+	const char *const *argv; /* required; argv[0] is looked up in PATH inside */
+	const char *const *env;	 /* NULL: a default PATH/TERM/HOME environment */
+	const char *cwd;	 /* NULL: "/" */
+	int stdio[3];		 /* fds for stdin/stdout/stderr in the caller; -1: /dev/null */
+	uid_t uid;
+	gid_t gid;
+	bool new_session;	 /* setsid() and make stdin the controlling tty if it is one */
+} ct_exec_opts;
+
+/* Starts a process inside the running container: all of its namespaces, its cgroup, its
+ * root. Returns its host pid and a pidfd (owned by the caller). Does not wait. */
+int ct_container_exec(ct_container *ct, const ct_exec_opts *opts, pid_t *ret_pid,
+		      int *ret_pidfd, ct_error *err);
+
+/* Blocking convenience for tests and tools: exec, wait, return the exit code (0..255, or
+ * 128+signal) on success. */
+int ct_container_exec_wait(ct_container *ct, const ct_exec_opts *opts, ct_error *err);
+
+/* Library version string, e.g. "0.1.0". */
+const char *ct_version(void);
+
+#pragma GCC visibility pop
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The container spec: built with setters, each validating what it is given. */
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+
+#include "container.h"
+#include "util.h"
+
+CT_EXPORT ct_spec *ct_spec_new(void)
+{
+	ct_spec *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->ns = CT_NS_DEFAULT;
+	s->stop_signal = SIGTERM;
+	s->console_fd = -EBADF;
+	strcpy(s->cgroup_parent, "ct");
+	return s;
+}
+
+static void strv_free(char **v)
+{
+	for (; v && *v; v++) {
+		free(*v);
+		*v = NULL;
+	}
+}
+
+CT_EXPORT void ct_spec_free(ct_spec *s)
+{
+	if (!s)
+		return;
+	free(s->rootfs);
+	free(s->lower);
+	free(s->upper);
+	free(s->work);
+	strv_free(s->init);
+	strv_free(s->env);
+	for (size_t i = 0; i < s->n_mounts; i++) {
+		free(s->mounts[i].source);
+		free(s->mounts[i].target);
+		free(s->mounts[i].fstype);
+		free(s->mounts[i].data);
+	}
+	if (s->console_fd >= 0)
+		close(s->console_fd);
+	free(s);
+}
+
+CT_EXPORT int ct_spec_set_name(ct_spec *s, const char *name, ct_error *err)
+{
+	int r = ct_name_validate(name, err);
+
+	if (r < 0)
+		return r;
+	strcpy(s->name, name);
+	return 0;
+}
+
+CT_EXPORT int ct_spec_set_hostname(ct_spec *s, const char *hostname, ct_error *err)
+{
+	int r = ct_hostname_validate(hostname, err);
+
+	if (r < 0)
+		return r;
+	strcpy(s->hostname, hostname);
+	return 0;
+}
+
+static int check_abs_dir(const char *what, const char *dir, ct_error *err)
+{
+	if (!dir || dir[0] != '/')
+		return ct_err(err, -EINVAL, "%s must be an absolute path", what);
+	if (strlen(dir) >= PATH_MAX / 2)
+		return ct_err(err, -ENAMETOOLONG, "%s path is too long", what);
+	return 0;
+}
+
+static int set_str(char **slot, const char *v, ct_error *err)
+{
+	char *c = strdup(v);
+
+	if (!c)
+		return ct_err(err, -ENOMEM, "out of memory");
+	free(*slot);
+	*slot = c;
+	return 0;
+}
+
+CT_EXPORT int ct_spec_set_rootfs(ct_spec *s, const char *dir, ct_error *err)
+{
+	int r = check_abs_dir("root directory", dir, err);
+
+	if (r < 0)
+		return r;
+	if (s->lower)
+		return ct_err(err, -EINVAL, "the spec already has an overlay root");
+	return set_str(&s->rootfs, dir, err);
+}
+
+CT_EXPORT int ct_spec_set_overlay(ct_spec *s, const char *lower, const char *upper,
+				  const char *work, ct_error *err)
+{
+	int r;
+
+	if ((r = check_abs_dir("overlay lower directory", lower, err)) < 0 ||
+	    (r = check_abs_dir("overlay upper directory", upper, err)) < 0 ||
+	    (r = check_abs_dir("overlay work directory", work, err)) < 0)
+		return r;
+	/* overlayfs options are comma-separated and ':' separates lower layers */
+	if (strpbrk(lower, ",:") || strpbrk(upper, ",:") || strpbrk(work, ",:"))
+		return ct_err(err, -EINVAL, "overlay paths must not contain ',' or ':'");
+	if (s->rootfs)
+		return ct_err(err, -EINVAL, "the spec already has a plain root");
+	if ((r = set_str(&s->lower, lower, err)) < 0 || (r = set_str(&s->upper, upper, err)) < 0 ||
+	    (r = set_str(&s->work, work, err)) < 0)
+		return r;
+	return 0;
+}
+
+static int strv_set(char **dst, size_t max, const char *const src[], const char *what,
+		    ct_error *err)
+{
+	size_t n = 0;
+	char *tmp[CT_MAX_ARGS + 1] = { 0 };
+
+	for (; src && src[n]; n++) {
+		if (n >= max) {
+			strv_free(tmp);
+			return ct_err(err, -E2BIG, "%s has more than %zu entries", what, max);
+		}
+		tmp[n] = strdup(src[n]);
+		if (!tmp[n]) {
+			strv_free(tmp);
+			return ct_err(err, -ENOMEM, "out of memory");
+		}
+	}
+	strv_free(dst);
+	memcpy(dst, tmp, (n + 1) * sizeof(char *));
+	return (int)n;
+}
+
+CT_EXPORT int ct_spec_set_init(ct_spec *s, const char *const argv[], ct_error *err)
+{
+	int r;
+
+	if (!argv || !argv[0] || !argv[0][0])
+		return ct_err(err, -EINVAL, "init command is empty");
+	r = strv_set(s->init, CT_MAX_ARGS, argv, "init command", err);
+	return r < 0 ? r : 0;
+}
+
+CT_EXPORT int ct_spec_add_env(ct_spec *s, const char *kv, ct_error *err)
+{
+	const char *eq = kv ? strchr(kv, '=') : NULL;
+	size_t klen, n = 0;
+	char *c;
+
+	if (!eq || eq == kv)
+		return ct_err(err, -EINVAL, "environment entry '%s' is not KEY=VALUE",
+			      kv ? kv : "");
+	if (strlen(kv) > 32768)
+		return ct_err(err, -E2BIG, "environment entry is too long");
+	klen = (size_t)(eq - kv) + 1;
+	c = strdup(kv);
+	if (!c)
+		return ct_err(err, -ENOMEM, "out of memory");
+	for (; s->env[n]; n++) {
+		if (strncmp(s->env[n], kv, klen) == 0) {
+			free(s->env[n]);
+			s->env[n] = c;
+			return 0;
+		}
+	}
+	if (n >= CT_MAX_ENV) {
+		free(c);
+		return ct_err(err, -E2BIG, "more than %d environment entries", CT_MAX_ENV);
+	}
+	s->env[n] = c;
+	s->env[n + 1] = NULL;
+	return 0;
+}
+
+CT_EXPORT int ct_spec_add_mount(ct_spec *s, const char *source, const char *target,
+				const char *fstype, unsigned long flags, const char *data,
+				ct_error *err)
+{
+	struct ct_mount *m;
+
+	if (s->n_mounts >= CT_MAX_MOUNTS)
+		return ct_err(err, -E2BIG, "more than %d extra mounts", CT_MAX_MOUNTS);
+	if (!target || target[0] != '/' || strstr(target, "/../") ||
+	    (strlen(target) >= 3 && strcmp(target + strlen(target) - 3, "/..") == 0))
+		return ct_err(err, -EINVAL, "mount target '%s' must be an absolute path without '..'",
+			      target ? target : "");
+	m = &s->mounts[s->n_mounts];
+	memset(m, 0, sizeof(*m));
+	m->flags = flags;
+	if (!(m->target = strdup(target)) || (source && !(m->source = strdup(source))) ||
+	    (fstype && !(m->fstype = strdup(fstype))) || (data && !(m->data = strdup(data)))) {
+		free(m->target);
+		free(m->source);
+		free(m->fstype);
+		free(m->data);
+		memset(m, 0, sizeof(*m));
+		return ct_err(err, -ENOMEM, "out of memory");
+	}
+	s->n_mounts++;
+	return 0;
+}
+
+CT_EXPORT int ct_spec_set_namespaces(ct_spec *s, unsigned ns, ct_error *err)
+{
+	if (ns & ~(unsigned)(CT_NS_DEFAULT | CT_NS_USER))
+		return ct_err(err, -EINVAL, "unknown namespace flags 0x%x", ns);
+	if (ns & CT_NS_USER)
+		return ct_err(err, -EOPNOTSUPP, "user namespaces are not supported yet");
+	if (!(ns & CT_NS_MNT))
+		return ct_err(err, -EINVAL, "a container needs its own mount namespace");
+	s->ns = ns;
+	return 0;
+}
+
+CT_EXPORT int ct_spec_set_limits(ct_spec *s, const ct_limits *lim, ct_error *err)
+{
+	int r = ct_limits_validate(lim, err);
+
+	if (r < 0)
+		return r;
+	s->limits = *lim;
+	return 0;
+}
+
+CT_EXPORT int ct_spec_set_cgroup_parent(ct_spec *s, const char *parent, ct_error *err)
+{
+	if (!parent || !*parent || parent[0] == '/' || strstr(parent, "..") ||
+	    strlen(parent) >= sizeof(s->cgroup_parent))
+		return ct_err(err, -EINVAL,
+			      "cgroup parent '%s' must be a relative path without '..'",
+			      parent ? parent : "");
+	strcpy(s->cgroup_parent, parent);
+	return 0;
+}
+
+CT_EXPORT int ct_spec_set_stop_signal(ct_spec *s, int sig, ct_error *err)
+{
+	if (sig <= 0 || sig >= _NSIG || sig == SIGKILL || sig == SIGSTOP)
+		return ct_err(err, -EINVAL, "stop signal %d is not a catchable signal", sig);
+	s->stop_signal = sig;
+	return 0;
+}
+
+CT_EXPORT int ct_spec_set_console_fd(ct_spec *s, int fd, ct_error *err)
+{
+	int c = -EBADF;
+
+	if (fd >= 0) {
+		c = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		if (c < 0)
+			return ct_errno(err, -errno, "cannot duplicate the console fd");
+	}
+	if (s->console_fd >= 0)
+		close(s->console_fd);
+	s->console_fd = c;
+	return 0;
+}
+
+CT_EXPORT int ct_spec_validate(const ct_spec *s, ct_error *err)
+{
+	if (!s->name[0])
+		return ct_err(err, -EINVAL, "the spec has no name");
+	if (!s->rootfs && !s->lower)
+		return ct_err(err, -EINVAL, "container '%s' has no root filesystem", s->name);
+	if (!s->init[0])
+		return ct_err(err, -EINVAL, "container '%s' has no init command", s->name);
+	return 0;
+}

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Internal helpers shared by every libct module (and the daemon and tests, which link the
+ * internal static library). Not part of the public API. */
+#ifndef CT_UTIL_H
+#define CT_UTIL_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "ct.h"
+
+#define CT_EXPORT __attribute__((visibility("default")))
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- cleanup helpers ---- */
+
+static inline void freep(void *p)
+{
+	free(*(void **)p);
+}
+static inline void closep(int *fd)
+{
+	if (*fd >= 0) {
+		int saved = errno;
+		close(*fd);
+		errno = saved;
+	}
+	*fd = -EBADF;
+}
+static inline void fclosep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+	*f = NULL;
+}
+static inline void closedirp(DIR **d)
+{
+	if (*d)
+		closedir(*d);
+	*d = NULL;
+}
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _cleanup_free_ _cleanup_(freep)
+#define _cleanup_close_ _cleanup_(closep)
+#define _cleanup_fclose_ _cleanup_(fclosep)
+#define _cleanup_closedir_ _cleanup_(closedirp)
+
+#define TAKE_PTR(p)                                                                               \
+	({                                                                                        \
+		__typeof__(p) _p = (p);                                                           \
+		(p) = NULL;                                                                       \
+		_p;                                                                               \
+	})
+#define TAKE_FD(fd)                                                                               \
+	({                                                                                        \
+		int _fd = (fd);                                                                   \
+		(fd) = -EBADF;                                                                    \
+		_fd;                                                                              \
+	})
+
+/* ---- errors ---- */
+
+/* Fills err (if not NULL) with code (a negative errno) and a formatted message; returns
+ * code so that callers can write `return ct_err(err, -EINVAL, "...")`. Async-signal-safe
+ * as long as the format uses only %s %d %u %ld %lu %lld %llu %x %c (it uses our own small
+ * formatter, no malloc, no locale). */
+int ct_err(ct_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Like ct_err, appending ": strerror(-code)". */
+int ct_errno(ct_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Small async-signal-safe snprintf subset used by ct_err: %s %d %i %u %ld %lu %lld %llu %zu %x
+ * %c %%. Always NUL-terminates; returns the length written. */
+int ct_vsnprintf(char *buf, size_t len, const char *fmt, va_list ap);
+int ct_snprintf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* strerror without locale or allocation, safe after clone. */
+const char *ct_strerror(int errnum);
+
+/* ---- files ---- */
+
+/* Writes a whole string to path (O_WRONLY|O_CLOEXEC, no O_CREAT unless flags say so).
+ * Returns 0 or -errno. */
+int write_file(const char *path, const char *s);
+int write_file_at(int dirfd, const char *path, const char *s);
+/* Reads up to len-1 bytes and NUL-terminates; strips one trailing newline. */
+int read_file(const char *path, char *buf, size_t len);
+int read_file_at(int dirfd, const char *path, char *buf, size_t len);
+int read_u64_at(int dirfd, const char *path, uint64_t *ret); /* "max" -> CT_UNLIMITED */
+/* mkdir -p; mode for created components. */
+int mkdir_p(const char *path, mode_t mode);
+/* rm -rf of a directory tree without following symlinks or crossing mount points. */
+int rm_rf(const char *path);
+
+/* ---- time ---- */
+uint64_t now_ms(void);	/* CLOCK_MONOTONIC */
+uint64_t now_ns(void);
+
+#endif
