@@ -323,6 +323,7 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c)
 
 	/* Die with the parent until init is running: a parent that crashes mid-start must not
 	 * leave a half-built container behind. */
+	reset_signals();
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (read(c->sync_fd, &go, 1) != 1)
 		_exit(126);
@@ -631,7 +632,7 @@ CT_EXPORT int ct_container_reap(ct_container *ct, int *ret_status)
 		if (poll(&pfd, 1, 0) == 1) {
 			ct->reaped = true;
 			if (ret_status)
-				*ret_status = 0;
+				*ret_status = -1;
 			return 1;
 		}
 		return 0;
@@ -679,6 +680,26 @@ CT_EXPORT int ct_container_stop(ct_container *ct, int timeout_ms, ct_error *err)
 CT_EXPORT int ct_container_cleanup(ct_container *ct, ct_error *err)
 {
 	return cgroup_destroy(ct->cg, err);
+}
+
+CT_EXPORT int ct_container_purge(const char *name, const char *cgroup_parent, ct_error *err)
+{
+	cgroup_handle *cg = NULL;
+	int r;
+
+	r = ct_name_validate(name, err);
+	if (r < 0)
+		return r;
+	r = cgroup_open(cgroup_parent ? cgroup_parent : "ct", name, &cg, err);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	r = cgroup_kill_all(cg, 5000, err);
+	if (r >= 0)
+		r = cgroup_destroy(cg, err);
+	cgroup_handle_free(cg);
+	return r;
 }
 
 CT_EXPORT int ct_container_set_limits(ct_container *ct, const ct_limits *lim, unsigned flags,

@@ -193,12 +193,17 @@ int ct_container_kill(ct_container *ct, int sig, ct_error *err);
  * init's tree, and waits until the cgroup is empty (bounded). */
 int ct_container_kill_all(ct_container *ct, ct_error *err);
 /* Reaps init if it is our child; returns 1 and the wait status when it has exited, 0 when
- * it still runs. */
+ * it still runs. For an adopted init (not our child) the status is unknown: *ret_status is
+ * set to -1. */
 int ct_container_reap(ct_container *ct, int *ret_status);
 /* Blocking convenience: stop signal, wait up to timeout_ms, then kill_all; reaps init. */
 int ct_container_stop(ct_container *ct, int timeout_ms, ct_error *err);
 /* Removes the container's cgroup; the container must be stopped. Frees nothing. */
 int ct_container_cleanup(ct_container *ct, ct_error *err);
+/* For a container whose init is gone and that cannot be opened any more (e.g. it died while
+ * the daemon was down): kills whatever is left in its cgroup and removes the cgroup.
+ * Succeeds when there is nothing to remove. */
+int ct_container_purge(const char *name, const char *cgroup_parent, ct_error *err);
 
 enum {
 	CT_SET_FORCE = 1u << 0, /* shrink memory even if the workload does not fit (may OOM) */

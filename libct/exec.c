@@ -43,6 +43,7 @@ static __attribute__((noreturn)) void exec_child(ct_container *ct, const ct_exec
 	int fds[3], nullfd = -1;
 	char go;
 
+	reset_signals();
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (read(sync_fd, &go, 1) != 1)
 		_exit(126);

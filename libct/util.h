@@ -95,6 +95,11 @@ int mkdir_p(const char *path, mode_t mode);
 /* rm -rf of a directory tree without following symlinks or crossing mount points. */
 int rm_rf(const char *path);
 
+/* In a freshly cloned child: default dispositions for every signal and an empty signal
+ * mask, so that nothing the caller blocked or caught (a daemon's signalfd set) reaches the
+ * container. Async-signal-safe. */
+void reset_signals(void);
+
 /* ---- time ---- */
 uint64_t now_ms(void);	/* CLOCK_MONOTONIC */
 uint64_t now_ns(void);

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* ctctl: the command-line client of ctd. It speaks only the HTTP/JSON API (ctd/API.md) and
+ * never links libct, so it carries its own few helpers. */
+#ifndef CTCTL_H
+#define CTCTL_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "config.h"
+
+/* ---- cleanup helpers (the same conventions as libct, written again: no libct here) ---- */
+
+static inline void freep(void *p)
+{
+	free(*(void **)p);
+}
+static inline void closep(int *fd)
+{
+	if (*fd >= 0) {
+		int saved = errno;
+		close(*fd);
+		errno = saved;
+	}
+	*fd = -EBADF;
+}
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _cleanup_free_ _cleanup_(freep)
+#define _cleanup_close_ _cleanup_(closep)
+#define _cleanup_json_ _cleanup_(json_decrefp) /* json_decrefp: from jansson >= 2.9 */
+
+#define TAKE_PTR(p)                                                                                \
+	({                                                                                         \
+		__typeof__(p) _p = (p);                                                            \
+		(p) = NULL;                                                                        \
+		_p;                                                                                \
+	})
+#define TAKE_FD(fd)                                                                                \
+	({                                                                                         \
+		int _fd = (fd);                                                                    \
+		(fd) = -EBADF;                                                                     \
+		_fd;                                                                               \
+	})
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static inline bool streq(const char *a, const char *b)
+{
+	return strcmp(a, b) == 0;
+}
+
+/* ---- exit statuses ---- */
+
+enum {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,	/* the API (or the connection to it) said no */
+	EXIT_USAGE = 2, /* the command line was wrong; nothing was sent */
+};
+
+/* ---- errors: filled once, printed once at the top (main) ---- */
+
+typedef struct ctl_error {
+	char msg[1024];
+	char name[64]; /* the API's stable error name ("not_found", ...), or "" */
+	long status;   /* HTTP status, or 0 when there was no answer */
+	int exit;      /* exit status for ctctl when not the usual 1 (exec), else 0 */
+} ctl_error;
+
+/* Formats msg; returns code (a negative errno) so callers can `return ctl_err(...)`. */
+int ctl_err(ctl_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- global options ---- */
+
+typedef struct ctl {
+	const char *socket; /* path of ctd's Unix socket */
+	bool json;	    /* print the API's JSON instead of tables and sentences */
+} ctl;
+
+/* ---- api.c: one request, one answer ---- */
+
+/* Timeouts for api_call(), in seconds. 0 = none. */
+#define API_TIMEOUT_QUICK 30
+#define API_TIMEOUT_SLOW 300
+
+typedef struct api_reply {
+	long status;
+	char *body; /* NUL-terminated raw body, as ctd sent it */
+	size_t len;
+	json_t *json; /* parsed body, or NULL if empty / not JSON */
+} api_reply;
+
+void api_reply_done(api_reply *r);
+#define _cleanup_reply_ _cleanup_(api_reply_done)
+
+/* Sends `method path` with an optional JSON body and waits at most timeout_s seconds.
+ * Returns 0 on a 2xx answer; otherwise a negative errno with err filled from the API's error
+ * object (or from the transport). The reply is filled in both cases when ctd answered. */
+int api_call(const ctl *c, const char *method, const char *path, json_t *body, long timeout_s,
+	     api_reply *ret, ctl_error *err);
+
+/* Returns a newly allocated "/v1/containers/<escaped name>[suffix]". */
+char *api_container_path(const char *name, const char *suffix);
+
+/* Fills err for a failed connect() to the socket, naming the path and a hint. */
+int api_connect_error(const ctl *c, int errnum, ctl_error *err);
+
+/* Fills err from an API error object ({"error", "message"}) of an answer with this status. */
+void api_error_from_json(json_t *j, long status, ctl_error *err);
+
+/* ---- exec.c ---- */
+
+/* Runs argv in the container over the fd-passing protocol; returns the exit status for ctctl
+ * (the command's, or 1/126/127/255 as documented in `ctctl exec --help`). */
+int ctl_exec(const ctl *c, const char *name, char **argv, char **env, size_t n_env, const char *cwd,
+	     ctl_error *err);
+
+/* ---- units.c ---- */
+
+/* "512M", "1.5G", "max" for UINT64_MAX ... : binary units, at most one decimal. */
+void fmt_size(char *buf, size_t len, uint64_t bytes);
+/* Formats a size value from the API (an integer or "max") into buf; "-" when absent. */
+void fmt_size_json(char *buf, size_t len, json_t *v);
+/* Formats a count value from the API (an integer or "max"); "-" when absent. */
+void fmt_count_json(char *buf, size_t len, json_t *v);
+/* Formats a number with at most 2 decimals and no trailing zeros ("1.5", "2", "0.25"). */
+void fmt_number(char *buf, size_t len, double v);
+
+/* Converts what the user typed for a size into what the API takes: a plain integer becomes
+ * a JSON integer, anything else ("512M", "1.5G", "max") stays a string for ctd to check. */
+json_t *size_arg_to_json(const char *s);
+/* Same for counts ("512", "max"). */
+json_t *count_arg_to_json(const char *s);
+
+/* ---- verbs.c ---- */
+
+typedef struct ctl_verb {
+	const char *name;
+	/* Returns the exit status, or a negative errno with err filled (exit 1 or err->exit). */
+	int (*run)(ctl *c, int argc, char **argv, ctl_error *err);
+	const char *summary;
+	const char *help; /* full text for `ctctl VERB --help` */
+} ctl_verb;
+
+extern const ctl_verb ctl_verbs[];
+extern const size_t ctl_n_verbs;
+
+/* Prints "ctctl: msg" and a hint to --help for the verb on stderr; returns EXIT_USAGE. */
+int usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void print_verb_help(const ctl_verb *v, FILE *f);
+
+#endif

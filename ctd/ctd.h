@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* ctd internals: one header for the daemon's modules (log, fs, loop, http, json, state,
+ * api, exec). ctd links only the public libct (ct.h), so it carries its own small helpers. */
+#ifndef CTD_H
+#define CTD_H
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "ct.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- cleanup helpers ---- */
+
+static inline void ctd_freep(void *p)
+{
+	free(*(void **)p);
+}
+static inline void ctd_closep(int *fd)
+{
+	if (*fd >= 0) {
+		int saved = errno;
+		close(*fd);
+		errno = saved;
+	}
+	*fd = -EBADF;
+}
+static inline void ctd_fclosep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+	*f = NULL;
+}
+static inline void ctd_json_decrefp(json_t **j)
+{
+	json_decref(*j);
+	*j = NULL;
+}
+static inline void ctd_spec_freep(ct_spec **s)
+{
+	ct_spec_free(*s);
+	*s = NULL;
+}
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _cleanup_free_ _cleanup_(ctd_freep)
+#define _cleanup_close_ _cleanup_(ctd_closep)
+#define _cleanup_fclose_ _cleanup_(ctd_fclosep)
+#define _cleanup_json_ _cleanup_(ctd_json_decrefp)
+#define _cleanup_spec_ _cleanup_(ctd_spec_freep)
+
+#define TAKE_PTR(p)                                                                                \
+	({                                                                                         \
+		__typeof__(p) _p = (p);                                                            \
+		(p) = NULL;                                                                        \
+		_p;                                                                                \
+	})
+#define TAKE_FD(fd)                                                                                \
+	({                                                                                         \
+		int _fd = (fd);                                                                    \
+		(fd) = -EBADF;                                                                     \
+		_fd;                                                                               \
+	})
+
+/* ---- log.c ---- */
+
+enum { CTD_LOG_ERROR = 0, CTD_LOG_WARN, CTD_LOG_INFO, CTD_LOG_DEBUG };
+
+int log_parse_level(const char *s);
+void log_set_level(int level);
+bool log_enabled(int level);
+void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define log_error(...) log_msg(CTD_LOG_ERROR, __VA_ARGS__)
+#define log_warn(...) log_msg(CTD_LOG_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(CTD_LOG_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(CTD_LOG_DEBUG, __VA_ARGS__)
+
+/* ---- fs.c ---- */
+
+/* mkdir -p with mode for the components it creates. */
+int fs_mkdir_p(const char *path, mode_t mode);
+/* Writes data to dirfd/name atomically: temp file, fsync, rename, fsync of the directory. */
+int fs_write_atomic(int dirfd, const char *name, const char *data, size_t len, mode_t mode);
+/* Removes dirfd/name durably (unlink + fsync of the directory); a missing file is fine. */
+int fs_unlink_durable(int dirfd, const char *name);
+/* rm -rf: never follows symlinks, never crosses into another mount. */
+int fs_rm_rf(const char *path);
+/* "2026-11-21T22:00:00Z" of now into buf (at least 21 bytes). */
+void fs_now_iso(char *buf, size_t len);
+/* Total bytes of the regular files under path (no symlinks, one filesystem); < 0 on error. */
+int64_t fs_du(const char *path);
+
+/* ---- loop.c: a single-threaded epoll loop ---- */
+
+struct loop_source;
+typedef void (*loop_cb)(struct loop_source *src, uint32_t events);
+
+struct loop_source {
+	int fd;
+	loop_cb cb;
+	void *data;
+	bool dead;
+	struct loop_source *next_dead;
+};
+
+struct loop_hooks {
+	/* Upper bound for the next wait in ms (-1: none). */
+	int (*timeout_ms)(void);
+	/* Called after every batch of events (and after timeouts). */
+	void (*after)(void);
+};
+
+int loop_init(void);
+void loop_done(void);
+/* Watches fd (not owned) for events; cb gets the source. NULL and errno on failure. */
+struct loop_source *loop_add(int fd, uint32_t events, loop_cb cb, void *data);
+int loop_mod(struct loop_source *src, uint32_t events);
+/* Stops watching; the source is freed after the current batch. Closes nothing. NULL-safe. */
+void loop_remove(struct loop_source *src);
+int loop_run(const struct loop_hooks *hooks);
+void loop_quit(void);
+bool loop_quitting(void);
+/* A one-shot CLOCK_MONOTONIC timerfd armed for ms; returns the fd or -errno. */
+int loop_timer_new(unsigned ms);
+
+/* ---- main.c: settings and signals ---- */
+
+struct ctd_config {
+	const char *socket_path;
+	const char *state_dir;
+	const char *template_path;
+	const char *pid_file;
+	const char *cgroup_parent; /* relative to each hierarchy's root; default "ct" */
+};
+extern struct ctd_config cfg;
+
+/* Around the calls into libct that clone: the blocked SIGTERM/SIGINT (kept for the
+ * signalfd) must not leak into container processes. */
+void signals_unblock_for_spawn(void);
+void signals_block_again(void);
+
+/* ---- errors for the API ---- */
+
+struct apierr {
+	unsigned status;
+	const char *error; /* stable name: bad_request, invalid_argument, ... */
+	char message[256];
+};
+
+int apierr_set(struct apierr *e, unsigned status, const char *error, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Maps a libct error: -EINVAL/-ERANGE -> 400 invalid_argument, -EEXIST -> 409 conflict,
+ * -EBUSY -> 409 busy, -ENOENT -> 404 not_found, else 500 internal. */
+int apierr_from_ct(struct apierr *e, const ct_error *err, const char *what);
+
+/* ---- http.c: libmicrohttpd glue ---- */
+
+struct request;
+struct MHD_Response;
+
+int http_start(int listen_fd);
+const struct loop_hooks *http_hooks(void);
+void http_stop(void);
+/* Replies (the json reference is stolen). */
+void reply_json(struct request *r, unsigned status, json_t *json);
+void reply_error(struct request *r, unsigned status, const char *error, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void reply_apierr(struct request *r, const struct apierr *e);
+/* allow is a static string such as "GET, POST". */
+void reply_method_not_allowed(struct request *r, const char *allow);
+void reply_raw(struct request *r, unsigned status, struct MHD_Response *resp);
+/* Parks the request (no reply now); request_resume answers it later. */
+void request_suspend(struct request *r);
+void request_resume(struct request *r, unsigned status, json_t *json);
+void request_resume_apierr(struct request *r, const struct apierr *e);
+/* Query argument ("force"); NULL if absent. */
+const char *request_arg(struct request *r, const char *key);
+bool request_arg_true(struct request *r, const char *key);
+const char *request_header(struct request *r, const char *key);
+/* Intrusive list link for requests waiting on a container (stop). */
+struct request **request_next_waiter(struct request *r);
+/* Attach an object to free with the request if it was never handed on. */
+void request_set_pending(struct request *r, void *p, void (*free_fn)(void *));
+void *request_take_pending(struct request *r);
+
+/* ---- json.c ---- */
+
+/* Parses an API limits object into lim (only the fields present get their CT_LIM_ bit). */
+int limits_from_json(json_t *obj, ct_limits *lim, struct apierr *e);
+/* The view: every field, defaults for the unset ones, sizes as integers, unlimited "max". */
+json_t *limits_to_json(const ct_limits *lim);
+/* The stored form: only the set fields, exact (cpus as a string). */
+json_t *limits_to_json_stored(const ct_limits *lim);
+/* Copies the fields named in patch->set over base. */
+void limits_merge(ct_limits *base, const ct_limits *patch);
+/* Rejects members not in allowed (NULL-terminated). */
+int json_check_fields(json_t *obj, const char *const allowed[], const char *what, struct apierr *e);
+/* A JSON array of strings to a NULL-terminated strv (malloc'd). */
+int json_to_strv(json_t *arr, const char *what, bool nonempty, char ***ret, struct apierr *e);
+json_t *strv_to_json(char *const *strv);
+char **strv_copy(char *const *strv);
+void strv_free(char **strv);
+/* "SIGTERM", "TERM", "SIGRTMIN+3", 15. */
+int signal_from_json(json_t *v, int *ret, struct apierr *e);
+json_t *signal_to_json(int sig);
+
+/* ---- state.c: containers, in memory and on disk ---- */
+
+enum ctr_state { CTR_STOPPED = 0, CTR_RUNNING };
+
+struct ctr {
+	char name[CT_NAME_MAX + 1];
+	char *template_name;
+	char *hostname;
+	char **init;
+	char **env;
+	int stop_signal;
+	ct_limits limits;
+	char created_at[32];
+
+	/* runtime */
+	enum ctr_state state;
+	ct_container *ct;
+	pid_t pid;
+	char started_at[32];
+	struct loop_source *pid_src;
+	int timer_fd;
+	struct loop_source *timer_src;
+	struct request *stop_waiters;
+	bool stopping;
+
+	struct ctr *next;
+};
+
+extern struct ctr *ctrs;
+
+int state_init(void);	   /* creates dirs, loads containers, adopts running ones */
+void state_shutdown(void); /* answers waiters, detaches from running containers */
+struct ctr *ctr_find(const char *name);
+size_t ctr_count(void);
+struct ctr *ctr_new(const char *name);
+void ctr_free(struct ctr *c);
+void ctr_link(struct ctr *c);
+void ctr_unlink(struct ctr *c);
+/* <state-dir>/containers/<name>[/sub] */
+int ctr_path(const struct ctr *c, const char *sub, char *buf, size_t len);
+int ctr_save_config(struct ctr *c, struct apierr *e);
+int ctr_save_runtime(struct ctr *c);
+json_t *ctr_to_json(struct ctr *c);
+
+/* Template cache: <state-dir>/templates/<name>, importing NAME.tar* from the template path
+ * when it is missing. */
+int template_dir(const char *name, char *buf, size_t len);
+int template_ensure(const char *name, struct apierr *e);
+int template_import(const char *name, const char *archive, struct apierr *e);
+json_t *templates_to_json(void);
+
+/* Lifecycle (state.c). */
+int ctr_start(struct ctr *c, struct apierr *e);
+/* Asks for a stop; returns 1 if already stopped, 0 if underway (req parked), < 0 error. */
+int ctr_stop(struct ctr *c, struct request *req, unsigned timeout_s, bool force, struct apierr *e);
+/* Kills everything at once and cleans up (DELETE ?force). */
+int ctr_kill_now(struct ctr *c, struct apierr *e);
+
+/* ---- api.c ---- */
+
+enum http_method {
+	M_GET = 1u << 0,
+	M_POST = 1u << 1,
+	M_PATCH = 1u << 2,
+	M_DELETE = 1u << 3,
+	M_PUT = 1u << 4,
+	M_HEAD = 1u << 5,
+	M_OTHER = 1u << 6,
+};
+
+/* Routes and runs a request with a complete body. Fills a reply (or suspends). */
+void api_dispatch(struct request *r, enum http_method m, const char *path, const char *body,
+		  size_t body_len);
+/* True for requests that change state (logged at info). */
+bool api_is_mutating(enum http_method m);
+
+/* ---- exec.c ---- */
+
+/* POST /v1/containers/{name}/exec. */
+void exec_handle(struct request *r, struct ctr *c, json_t *body);
+void exec_shutdown(void);
+
+#endif

@@ -1,0 +1,364 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* exec over the Unix socket by fd passing (API.md): after the 101 the client sends one
+ * byte with SCM_RIGHTS carrying its stdin/stdout/stderr; the process runs in the container
+ * on those very fds (no copy loop), and ctd reports its exit code on the socket.
+ *
+ * A session lives from the 101 until the process has exited and been reaped. The upgraded
+ * socket sits in our loop (never read blocking); when the client goes away the process is
+ * left alone and only reaped. */
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <microhttpd.h>
+
+#include "ctd.h"
+
+#define EXEC_MAX_FDS 8 /* room to notice a client that sends too many */
+
+struct exec_session {
+	char name[CT_NAME_MAX + 1];
+	char **argv;
+	char **env;
+	char *cwd;
+	bool tty;
+
+	int sock; /* owned by MHD; closed via urh */
+	struct MHD_UpgradeResponseHandle *urh;
+	struct loop_source *sock_src;
+
+	pid_t pid;
+	int pidfd;
+	struct loop_source *pid_src;
+
+	struct exec_session *next;
+};
+
+static struct exec_session *sessions;
+
+static void session_free(void *p)
+{
+	struct exec_session *s = p;
+
+	if (!s)
+		return;
+	strv_free(s->argv);
+	strv_free(s->env);
+	free(s->cwd);
+	free(s);
+}
+
+static void session_unlink(struct exec_session *s)
+{
+	for (struct exec_session **p = &sessions; *p; p = &(*p)->next)
+		if (*p == s) {
+			*p = s->next;
+			return;
+		}
+}
+
+/* Hands the socket back to MHD, which closes it. */
+static void session_close_client(struct exec_session *s)
+{
+	loop_remove(TAKE_PTR(s->sock_src));
+	if (s->urh) {
+		MHD_upgrade_action(TAKE_PTR(s->urh), MHD_UPGRADE_ACTION_CLOSE);
+		s->sock = -EBADF;
+	}
+}
+
+static void session_end(struct exec_session *s)
+{
+	session_close_client(s);
+	loop_remove(TAKE_PTR(s->pid_src));
+	ctd_closep(&s->pidfd);
+	session_unlink(s);
+	session_free(s);
+}
+
+static void session_send(struct exec_session *s, json_t *j)
+{
+	_cleanup_free_ char *line = NULL;
+	size_t len, off = 0;
+
+	if (!s->urh)
+		return;
+	line = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (!line)
+		return;
+	len = strlen(line);
+	line[len++] = '\n'; /* replaces the NUL; sent with an explicit length */
+	/* One short line into an empty socket buffer: a blocking wait is not needed, and if
+	 * the client does not read, the line is simply lost. */
+	while (off < len) {
+		ssize_t n = send(s->sock, line + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_debug("exec in %s: cannot report to the client: %m", s->name);
+			return;
+		}
+		off += (size_t)n;
+	}
+}
+
+static void session_fail(struct exec_session *s, const char *error, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void session_fail(struct exec_session *s, const char *error, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_info("exec in %s: %s", s->name, msg);
+	session_send(s, json_pack("{s:s, s:s}", "error", error, "message", msg));
+	session_end(s);
+}
+
+static void on_exec_exit(struct loop_source *src, uint32_t events)
+{
+	struct exec_session *s = src->data;
+	siginfo_t si = {0};
+	int code;
+
+	if (waitid(P_PIDFD, (id_t)s->pidfd, &si, WEXITED | WNOHANG) < 0) {
+		log_warn("exec in %s: waitid: %m", s->name);
+		code = 255;
+	} else if (si.si_pid == 0) {
+		return; /* not yet */
+	} else if (si.si_code == CLD_EXITED) {
+		code = si.si_status;
+	} else {
+		code = 128 + si.si_status;
+	}
+	log_info("exec in %s: pid %d exited with %d", s->name, (int)s->pid, code);
+	session_send(s, json_pack("{s:i}", "exit_code", code));
+	session_end(s);
+}
+
+static void start_process(struct exec_session *s, int fds[3])
+{
+	struct ctr *c = ctr_find(s->name);
+	ct_exec_opts opts = {
+		.argv = (const char *const *)s->argv,
+		.env = (const char *const *)s->env,
+		.cwd = s->cwd,
+		.stdio = {fds[0], fds[1], fds[2]},
+		.uid = 0,
+		.gid = 0,
+		.new_session = s->tty,
+	};
+	ct_error err = {0};
+	int r;
+
+	if (!c || c->state != CTR_RUNNING || !c->ct) {
+		session_fail(s, "conflict", "container '%s' is not running", s->name);
+		return;
+	}
+	signals_unblock_for_spawn();
+	r = ct_container_exec(c->ct, &opts, &s->pid, &s->pidfd, &err);
+	signals_block_again();
+	if (r < 0) {
+		session_fail(s, err.code == -ENOENT ? "not_found" : "internal", "%s",
+			     err.msg[0] ? err.msg : strerror(-r));
+		return;
+	}
+	s->pid_src = loop_add(s->pidfd, EPOLLIN, on_exec_exit, s);
+	if (!s->pid_src) {
+		/* Cannot watch it: it runs on, and the kernel reaps it... not without us. */
+		log_error("exec in %s: epoll: %m", s->name);
+		session_fail(s, "internal", "cannot watch the process");
+		return;
+	}
+	log_info("exec in %s: started pid %d (%s)", s->name, (int)s->pid, s->argv[0]);
+	/* From now on only a hangup matters. */
+	if (s->sock_src && loop_mod(s->sock_src, EPOLLRDHUP) < 0)
+		session_close_client(s);
+}
+
+static void on_sock(struct loop_source *src, uint32_t events)
+{
+	struct exec_session *s = src->data;
+	char byte;
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * EXEC_MAX_FDS)];
+		struct cmsghdr align;
+	} cbuf;
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = cbuf.buf,
+		.msg_controllen = sizeof(cbuf.buf),
+	};
+	int fds[EXEC_MAX_FDS], nfds = 0;
+	ssize_t n;
+
+	if (s->pid_src) {
+		/* The process runs; the client hung up (or half-closed: wait for the hangup). */
+		if (events & (EPOLLHUP | EPOLLERR)) {
+			log_info("exec in %s: client went away; pid %d runs on", s->name,
+				 (int)s->pid);
+			session_close_client(s);
+		} else {
+			loop_mod(s->sock_src, 0);
+		}
+		return;
+	}
+
+	n = recvmsg(s->sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		log_info("exec in %s: recvmsg: %m", s->name);
+		session_end(s);
+		return;
+	}
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k && nfds < EXEC_MAX_FDS; i++)
+			memcpy(&fds[nfds++], CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+	}
+	if (n == 0) {
+		for (int i = 0; i < nfds; i++)
+			close(fds[i]);
+		log_info("exec in %s: client went away before sending its fds", s->name);
+		session_end(s);
+		return;
+	}
+	if (nfds != 3 || (msg.msg_flags & MSG_CTRUNC) || byte != 'F') {
+		for (int i = 0; i < nfds; i++)
+			close(fds[i]);
+		session_fail(s, "bad_request",
+			     "expected one byte 'F' with exactly 3 fds (stdin, stdout, stderr), "
+			     "got %d fds",
+			     nfds);
+		return;
+	}
+	start_process(s, fds);
+	/* ct_container_exec dup'ed what it needed into the child. */
+	for (int i = 0; i < 3; i++)
+		close(fds[i]);
+}
+
+static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra_in,
+		       size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
+{
+	struct request *r = con_cls;
+	struct exec_session *s = request_take_pending(r);
+
+	if (!s) {
+		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+		return;
+	}
+	s->sock = sock;
+	s->urh = urh;
+	s->pidfd = -EBADF;
+	s->next = sessions;
+	sessions = s;
+	if (extra_in_size > 0) {
+		/* The byte came before the 101 was read: MHD read it with recv(), so the
+		 * fds that came with it are lost. */
+		session_fail(s, "bad_request", "send the fds only after the 101 response");
+		return;
+	}
+	s->sock_src = loop_add(sock, EPOLLIN | EPOLLRDHUP, on_sock, s);
+	if (!s->sock_src) {
+		log_error("exec in %s: epoll: %m", s->name);
+		session_end(s);
+	}
+}
+
+void exec_handle(struct request *r, struct ctr *c, json_t *body)
+{
+	static const char *const fields[] = {"argv", "env", "cwd", "tty", NULL};
+	const char *up;
+	struct apierr e;
+	struct exec_session *s = NULL;
+	struct MHD_Response *resp;
+	json_t *v;
+
+	/* fd passing needs the upgrade: a plain POST cannot carry the client's fds. */
+	up = request_header(r, MHD_HTTP_HEADER_UPGRADE);
+	if (!up || strcmp(up, "ct-exec") != 0) {
+		apierr_set(&e, 400, "bad_request",
+			   "exec needs 'Connection: Upgrade' and 'Upgrade: ct-exec' (fd passing)");
+		goto fail;
+	}
+	if (json_check_fields(body, fields, "the request", &e) < 0)
+		goto fail;
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		apierr_set(&e, 500, "internal", "out of memory");
+		goto fail;
+	}
+	snprintf(s->name, sizeof(s->name), "%s", c->name);
+	s->sock = -EBADF;
+	s->pidfd = -EBADF;
+	v = json_object_get(body, "argv");
+	if (!v) {
+		apierr_set(&e, 400, "bad_request", "missing field 'argv'");
+		goto fail;
+	}
+	if (json_to_strv(v, "argv", true, &s->argv, &e) < 0)
+		goto fail;
+	if ((v = json_object_get(body, "env")) && json_to_strv(v, "env", false, &s->env, &e) < 0)
+		goto fail;
+	if ((v = json_object_get(body, "cwd"))) {
+		if (!json_is_string(v)) {
+			apierr_set(&e, 400, "bad_request", "cwd must be a string");
+			goto fail;
+		}
+		if (json_string_value(v)[0] != '/') {
+			apierr_set(&e, 400, "invalid_argument", "cwd must be an absolute path");
+			goto fail;
+		}
+		s->cwd = strdup(json_string_value(v));
+	}
+	if ((v = json_object_get(body, "tty"))) {
+		if (!json_is_boolean(v)) {
+			apierr_set(&e, 400, "bad_request", "tty must be a boolean");
+			goto fail;
+		}
+		s->tty = json_is_true(v);
+	}
+	if (c->state != CTR_RUNNING || !c->ct) {
+		apierr_set(&e, 409, "conflict", "container '%s' is not running", c->name);
+		goto fail;
+	}
+	resp = MHD_create_response_for_upgrade(on_upgrade, NULL);
+	if (!resp) {
+		apierr_set(&e, 500, "internal", "cannot create the upgrade response");
+		goto fail;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "ct-exec");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "Upgrade");
+	request_set_pending(r, s, session_free);
+	reply_raw(r, 101, resp);
+	return;
+fail:
+	session_free(s);
+	reply_apierr(r, &e);
+}
+
+void exec_shutdown(void)
+{
+	/* The processes keep running (and keep the terminals); the clients see EOF. */
+	while (sessions) {
+		struct exec_session *s = sessions;
+
+		session_close_client(s);
+		loop_remove(TAKE_PTR(s->pid_src));
+		ctd_closep(&s->pidfd);
+		sessions = s->next;
+		session_free(s);
+	}
+}

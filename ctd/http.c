@@ -1,0 +1,446 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* libmicrohttpd glue: MHD runs in our loop (MHD_USE_EPOLL, its epoll fd nested in ours),
+ * one request object per HTTP request holds the peer credentials, the body (capped) and the
+ * reply until it is queued. Requests can be parked (MHD_suspend_connection) while a
+ * container stops, and answered later from the loop. */
+#include <limits.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+
+#include "ctd.h"
+
+#define HTTP_MAX_BODY (1024 * 1024)
+#define HTTP_MAX_CONNECTIONS 256
+#define HTTP_CONNECTION_TIMEOUT_S 60
+
+struct request {
+	struct MHD_Connection *conn;
+	enum http_method method;
+	char method_str[16];
+	char *path;
+	struct ucred peer;
+
+	char *body;
+	size_t body_len;
+	bool too_large;
+
+	/* the reply, until queued */
+	bool have_reply;
+	unsigned status;
+	json_t *json;
+	struct MHD_Response *raw;
+	const char *error; /* for the log line */
+	const char *allow; /* for 405 */
+	bool queued;
+
+	bool in_dispatch;
+	bool suspended;
+	struct request *next_waiter;
+
+	void *pending;
+	void (*pending_free)(void *);
+};
+
+static struct MHD_Daemon *daemon_;
+static struct loop_source *mhd_src;
+
+static enum http_method parse_method(const char *m)
+{
+	static const struct {
+		const char *name;
+		enum http_method m;
+	} t[] = {
+		{"GET", M_GET},	      {"POST", M_POST}, {"PATCH", M_PATCH},
+		{"DELETE", M_DELETE}, {"PUT", M_PUT},	{"HEAD", M_HEAD},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++)
+		if (strcmp(m, t[i].name) == 0)
+			return t[i].m;
+	return M_OTHER;
+}
+
+static void set_reply(struct request *r, unsigned status, json_t *json, struct MHD_Response *raw)
+{
+	/* The first reply wins; a later one (a bug) is dropped rather than leaked. */
+	if (r->have_reply) {
+		json_decref(json);
+		if (raw)
+			MHD_destroy_response(raw);
+		return;
+	}
+	r->have_reply = true;
+	r->status = status;
+	r->json = json;
+	r->raw = raw;
+}
+
+void reply_json(struct request *r, unsigned status, json_t *json)
+{
+	if (!json)
+		json = json_object();
+	set_reply(r, status, json, NULL);
+}
+
+static json_t *error_json(const char *error, const char *message)
+{
+	return json_pack("{s:s, s:s}", "error", error, "message", message);
+}
+
+void reply_error(struct request *r, unsigned status, const char *error, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!r->have_reply)
+		r->error = error;
+	set_reply(r, status, error_json(error, msg), NULL);
+}
+
+void reply_method_not_allowed(struct request *r, const char *allow)
+{
+	r->allow = allow;
+	reply_error(r, 405, "method_not_allowed", "%s is not allowed on %s (allowed: %s)",
+		    r->method_str, r->path, allow);
+}
+
+void reply_apierr(struct request *r, const struct apierr *e)
+{
+	reply_error(r, e->status, e->error, "%s", e->message);
+}
+
+void reply_raw(struct request *r, unsigned status, struct MHD_Response *resp)
+{
+	set_reply(r, status, NULL, resp);
+}
+
+void request_suspend(struct request *r)
+{
+	r->suspended = true;
+}
+
+void request_resume(struct request *r, unsigned status, json_t *json)
+{
+	reply_json(r, status, json);
+	if (!r->suspended)
+		return;
+	r->suspended = false;
+	/* Suspended inside this dispatch: it was never handed to MHD. */
+	if (!r->in_dispatch)
+		MHD_resume_connection(r->conn);
+}
+
+void request_resume_apierr(struct request *r, const struct apierr *e)
+{
+	if (!r->have_reply)
+		r->error = e->error;
+	request_resume(r, e->status, error_json(e->error, e->message));
+}
+
+const char *request_arg(struct request *r, const char *key)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
+}
+
+const char *request_header(struct request *r, const char *key)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, key);
+}
+
+bool request_arg_true(struct request *r, const char *key)
+{
+	const char *v = request_arg(r, key);
+
+	/* "?force" alone counts as set, as in most REST APIs. */
+	if (!v)
+		return MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND, key,
+						     strlen(key), NULL, NULL) == MHD_YES;
+	return strcmp(v, "") == 0 || strcmp(v, "1") == 0 || strcmp(v, "true") == 0 ||
+	       strcmp(v, "yes") == 0;
+}
+
+struct request **request_next_waiter(struct request *r)
+{
+	return &r->next_waiter;
+}
+
+void request_set_pending(struct request *r, void *p, void (*free_fn)(void *))
+{
+	r->pending = p;
+	r->pending_free = free_fn;
+}
+
+void *request_take_pending(struct request *r)
+{
+	r->pending_free = NULL;
+	return TAKE_PTR(r->pending);
+}
+
+static void request_free(struct request *r)
+{
+	if (!r)
+		return;
+	if (r->pending && r->pending_free)
+		r->pending_free(r->pending);
+	json_decref(r->json);
+	if (r->raw)
+		MHD_destroy_response(r->raw);
+	free(r->body);
+	free(r->path);
+	free(r);
+}
+
+static void log_request(struct request *r)
+{
+	int level = api_is_mutating(r->method) ? CTD_LOG_INFO : CTD_LOG_DEBUG;
+
+	if (r->status >= 500)
+		level = CTD_LOG_WARN;
+	if (!log_enabled(level))
+		return;
+	if (r->error) {
+		const char *msg = json_string_value(json_object_get(r->json, "message"));
+
+		log_msg(level, "%s %s uid=%u pid=%d -> %u %s: %s", r->method_str, r->path,
+			(unsigned)r->peer.uid, (int)r->peer.pid, r->status, r->error,
+			msg ? msg : "");
+	} else {
+		log_msg(level, "%s %s uid=%u pid=%d -> %u", r->method_str, r->path,
+			(unsigned)r->peer.uid, (int)r->peer.pid, r->status);
+	}
+}
+
+static enum MHD_Result queue_reply(struct request *r)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	if (!r->have_reply)
+		reply_error(r, 500, "internal", "no reply");
+	log_request(r);
+	if (r->raw) {
+		resp = TAKE_PTR(r->raw);
+	} else {
+		char *s = json_dumps(r->json, JSON_COMPACT);
+		size_t len;
+
+		if (!s)
+			return MHD_NO;
+		/* A trailing newline makes curl output readable. */
+		len = strlen(s);
+		char *t = realloc(s, len + 2);
+		if (!t) {
+			free(s);
+			return MHD_NO;
+		}
+		t[len] = '\n';
+		t[len + 1] = '\0';
+		resp = MHD_create_response_from_buffer(len + 1, t, MHD_RESPMEM_MUST_FREE);
+		if (!resp) {
+			free(t);
+			return MHD_NO;
+		}
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+		if (r->allow)
+			MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+	}
+	r->queued = true;
+	ret = MHD_queue_response(r->conn, r->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static int peer_credentials(struct MHD_Connection *conn, struct ucred *ret)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	socklen_t len = sizeof(*ret);
+
+	if (!ci)
+		return -EBADF;
+	if (getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, ret, &len) < 0)
+		return -errno;
+	return 0;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct request *r = *con_cls;
+
+	if (!r) {
+		const char *cl;
+
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			return MHD_NO;
+		r->conn = conn;
+		r->method = parse_method(method);
+		snprintf(r->method_str, sizeof(r->method_str), "%s", method);
+		r->path = strdup(url);
+		r->peer.uid = (uid_t)-1;
+		r->peer.pid = -1;
+		*con_cls = r;
+		if (!r->path)
+			return MHD_NO;
+
+		if (peer_credentials(conn, &r->peer) < 0) {
+			reply_error(r, 403, "forbidden", "cannot identify the peer");
+			return queue_reply(r);
+		}
+		/* In this first cut only root may use the API. */
+		if (r->peer.uid != 0) {
+			reply_error(r, 403, "forbidden", "only root may use this API (uid %u)",
+				    (unsigned)r->peer.uid);
+			return queue_reply(r);
+		}
+		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						 MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && strtoull(cl, NULL, 10) > HTTP_MAX_BODY) {
+			reply_error(r, 413, "payload_too_large", "request body over %d bytes",
+				    HTTP_MAX_BODY);
+			return queue_reply(r);
+		}
+		return MHD_YES;
+	}
+
+	if (r->queued) {
+		/* Answered early (403, 413): drop whatever body still arrives. */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+
+	if (*upload_data_size > 0) {
+		size_t n = *upload_data_size;
+
+		*upload_data_size = 0;
+		if (r->too_large || r->body_len + n > HTTP_MAX_BODY) {
+			r->too_large = true;
+			free(TAKE_PTR(r->body));
+			r->body_len = 0;
+			return MHD_YES;
+		}
+		char *b = realloc(r->body, r->body_len + n + 1);
+		if (!b)
+			return MHD_NO;
+		memcpy(b + r->body_len, upload_data, n);
+		r->body = b;
+		r->body_len += n;
+		r->body[r->body_len] = '\0';
+		return MHD_YES;
+	}
+
+	/* Resumed after a suspension: the reply is ready. */
+	if (r->have_reply && !r->suspended)
+		return queue_reply(r);
+
+	if (r->too_large) {
+		reply_error(r, 413, "payload_too_large", "request body over %d bytes",
+			    HTTP_MAX_BODY);
+		return queue_reply(r);
+	}
+
+	r->in_dispatch = true;
+	api_dispatch(r, r->method, r->path, r->body, r->body_len);
+	r->in_dispatch = false;
+	if (r->suspended) {
+		MHD_suspend_connection(conn);
+		return MHD_YES;
+	}
+	return queue_reply(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct request *r = *con_cls;
+
+	if (r && !r->queued)
+		log_debug("%s %s: connection ended before a reply (%d)", r->method_str,
+			  r->path ? r->path : "?", (int)toe);
+	request_free(r);
+	*con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char buf[512];
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	buf[strcspn(buf, "\n")] = '\0';
+	log_debug("http: %s", buf);
+}
+
+static void on_mhd_ready(struct loop_source *s, uint32_t events)
+{
+	/* MHD_run happens in the loop's after hook, once per batch. */
+}
+
+static int http_timeout_ms(void)
+{
+	MHD_UNSIGNED_LONG_LONG to;
+
+	if (!daemon_ || MHD_get_timeout(daemon_, &to) != MHD_YES)
+		return -1;
+	return to > INT_MAX ? INT_MAX : (int)to;
+}
+
+static void http_after(void)
+{
+	if (daemon_)
+		MHD_run(daemon_);
+}
+
+const struct loop_hooks *http_hooks(void)
+{
+	static const struct loop_hooks hooks = {
+		.timeout_ms = http_timeout_ms,
+		.after = http_after,
+	};
+	return &hooks;
+}
+
+int http_start(int listen_fd)
+{
+	const union MHD_DaemonInfo *di;
+
+	daemon_ = MHD_start_daemon(
+		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG, 0,
+		NULL, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)HTTP_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned)HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		(size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+		MHD_OPTION_END);
+	if (!daemon_)
+		return -EIO;
+	di = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_EPOLL_FD);
+	if (!di) {
+		http_stop();
+		return -EIO;
+	}
+	mhd_src = loop_add(di->epoll_fd, EPOLLIN, on_mhd_ready, NULL);
+	if (!mhd_src) {
+		int r = -errno;
+		http_stop();
+		return r;
+	}
+	return 0;
+}
+
+void http_stop(void)
+{
+	if (!daemon_)
+		return;
+	/* Let MHD push out replies of resumed requests before it closes everything. */
+	for (int i = 0; i < 3; i++)
+		MHD_run(daemon_);
+	loop_remove(TAKE_PTR(mhd_src));
+	MHD_stop_daemon(TAKE_PTR(daemon_));
+}

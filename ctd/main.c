@@ -1,0 +1,380 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* ctd: options, startup (state lock, socket, pid file), signals, shutdown.
+ *
+ * SIGTERM/SIGINT stop serving and exit; containers keep running and the next ctd adopts
+ * them. Child exits are seen through pidfds, so SIGCHLD is not used. */
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "config.h"
+#include "ctd.h"
+
+struct ctd_config cfg = {
+	.socket_path = CT_RUN_DIR "/ctd.sock",
+	.state_dir = CT_STATE_DIR,
+	.template_path = CT_TEMPLATE_PATH,
+};
+
+static sigset_t quit_signals;
+static volatile sig_atomic_t quit_pending;
+
+static void on_quit_signal(int sig)
+{
+	/* Only runs while the signals are unblocked around a clone in libct. */
+	quit_pending = sig;
+}
+
+void signals_unblock_for_spawn(void)
+{
+	sigprocmask(SIG_UNBLOCK, &quit_signals, NULL);
+}
+
+void signals_block_again(void)
+{
+	sigprocmask(SIG_BLOCK, &quit_signals, NULL);
+	if (quit_pending) {
+		log_info("received %s, shutting down", sigabbrev_np(quit_pending) ?: "signal");
+		loop_quit();
+	}
+}
+
+static void on_signalfd(struct loop_source *s, uint32_t events)
+{
+	struct signalfd_siginfo si;
+
+	while (read(s->fd, &si, sizeof(si)) == sizeof(si)) {
+		log_info("received SIG%s from pid %u, shutting down",
+			 sigabbrev_np((int)si.ssi_signo) ?: "?", si.ssi_pid);
+		loop_quit();
+	}
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: ctd [OPTIONS]\n"
+		"The ct container daemon: serves the API (see ctd/API.md) on a Unix socket.\n\n"
+		"  -s, --socket PATH         socket to serve on (default %s/ctd.sock)\n"
+		"  -d, --state-dir DIR       containers and templates (default %s)\n"
+		"  -t, --template-path DIRS  colon-separated dirs with NAME.tar* archives\n"
+		"                            (default %s)\n"
+		"  -p, --pid-file PATH       (default: ctd.pid next to the socket)\n"
+		"  -c, --cgroup-parent PATH  cgroup under which containers live, relative to\n"
+		"                            each hierarchy's root (default ct)\n"
+		"  -f, --foreground          do not detach\n"
+		"  -l, --log-level LEVEL     error, warn, info (default) or debug\n"
+		"  -V, --version             print the version and exit\n"
+		"  -h, --help                print this help and exit\n",
+		CT_RUN_DIR, CT_STATE_DIR, CT_TEMPLATE_PATH);
+}
+
+/* 0: nobody listens (a stale file was removed or there was none); -EADDRINUSE: a live
+ * server answers; other errors: the path is not ours to remove. */
+static int socket_check_stale(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	_cleanup_close_ int fd = -EBADF;
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -EEXIST;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		return -EADDRINUSE;
+	if (errno != ECONNREFUSED)
+		return -errno;
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -errno;
+	log_info("removed stale socket %s", path);
+	return 0;
+}
+
+static int socket_listen(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	_cleanup_free_ char *dir = NULL;
+	_cleanup_close_ int fd = -EBADF;
+	mode_t old;
+	int r;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	dir = strdup(path);
+	if (!dir)
+		return -ENOMEM;
+	r = fs_mkdir_p(dirname(dir), 0755);
+	if (r < 0)
+		return r;
+	r = socket_check_stale(path);
+	if (r < 0)
+		return r;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	/* Created 0660 from the start: no window in which others may connect. */
+	old = umask(0117);
+	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0)
+		return -errno;
+	if (chown(path, 0, 0) < 0 || chmod(path, 0660) < 0 || listen(fd, 128) < 0) {
+		r = -errno;
+		unlink(path);
+		return r;
+	}
+	return TAKE_FD(fd);
+}
+
+static int pid_file_write(const char *path)
+{
+	_cleanup_free_ char *dir = strdup(path);
+	_cleanup_close_ int dirfd = -EBADF;
+	char buf[32], *base;
+	int n;
+
+	if (!dir)
+		return -ENOMEM;
+	base = strrchr(dir, '/');
+	if (!base)
+		return -EINVAL;
+	*base++ = '\0';
+	dirfd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return -errno;
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	return fs_write_atomic(dirfd, base, buf, (size_t)n, 0644);
+}
+
+/* One ctd per state dir, whatever socket it serves. */
+static int state_lock(void)
+{
+	char path[PATH_MAX];
+	int fd, r;
+
+	r = fs_mkdir_p(cfg.state_dir, 0755);
+	if (r < 0)
+		return r;
+	snprintf(path, sizeof(path), "%s/ctd.lock", cfg.state_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		r = errno == EWOULDBLOCK ? -EADDRINUSE : -errno;
+		close(fd);
+		return r;
+	}
+	return fd; /* held until exit */
+}
+
+/* Without --foreground: fork, and let the parent exit once the child serves (or failed). */
+static int daemonize(int *ret_notify)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		close(p[1]);
+		_exit(read(p[0], &c, 1) == 1 && c == 'R' ? 0 : 1);
+	}
+	close(p[0]);
+	setsid();
+	int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (nul >= 0) {
+		dup2(nul, STDIN_FILENO);
+		if (nul != STDIN_FILENO)
+			close(nul);
+	}
+	*ret_notify = p[1];
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"socket", required_argument, NULL, 's'},
+		{"state-dir", required_argument, NULL, 'd'},
+		{"template-path", required_argument, NULL, 't'},
+		{"pid-file", required_argument, NULL, 'p'},
+		{"cgroup-parent", required_argument, NULL, 'c'},
+		{"foreground", no_argument, NULL, 'f'},
+		{"log-level", required_argument, NULL, 'l'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{},
+	};
+	_cleanup_free_ char *pid_file = NULL;
+	_cleanup_close_ int lock_fd = -EBADF, sig_fd = -EBADF, notify_fd = -EBADF;
+	struct loop_source *sig_src = NULL;
+	struct sigaction sa = {.sa_handler = on_quit_signal};
+	bool foreground = false;
+	int opt, r, listen_fd, ret = 1;
+
+	while ((opt = getopt_long(argc, argv, "s:d:t:p:c:fl:Vh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			cfg.socket_path = optarg;
+			break;
+		case 'd':
+			cfg.state_dir = optarg;
+			break;
+		case 't':
+			cfg.template_path = optarg;
+			break;
+		case 'p':
+			cfg.pid_file = optarg;
+			break;
+		case 'c':
+			cfg.cgroup_parent = optarg;
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 'l':
+			r = log_parse_level(optarg);
+			if (r < 0) {
+				fprintf(stderr, "ctd: unknown log level '%s'\n", optarg);
+				return 2;
+			}
+			log_set_level(r);
+			break;
+		case 'V':
+			printf("ctd %s (libct %s)\n", CT_VERSION, ct_version());
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ctd: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (cfg.socket_path[0] != '/' || cfg.state_dir[0] != '/' ||
+	    (cfg.pid_file && cfg.pid_file[0] != '/')) {
+		fprintf(stderr, "ctd: --socket, --state-dir and --pid-file must be absolute\n");
+		return 2;
+	}
+	if (!cfg.pid_file) {
+		_cleanup_free_ char *d = strdup(cfg.socket_path);
+
+		if (!d || asprintf(&pid_file, "%s/ctd.pid", dirname(d)) < 0)
+			return 1;
+		cfg.pid_file = pid_file;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "ctd: must run as root\n");
+		return 1;
+	}
+
+	if (!foreground) {
+		r = daemonize(&notify_fd);
+		if (r < 0) {
+			log_error("cannot detach: %s", strerror(-r));
+			return 1;
+		}
+	}
+
+	/* SIGTERM/SIGINT come through a signalfd; they are blocked except around clones in
+	 * libct, where the handler catches them (children must not inherit a blocked mask). */
+	sigemptyset(&quit_signals);
+	sigaddset(&quit_signals, SIGTERM);
+	sigaddset(&quit_signals, SIGINT);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigprocmask(SIG_BLOCK, &quit_signals, NULL);
+
+	lock_fd = state_lock();
+	if (lock_fd < 0) {
+		log_error("state dir %s: %s", cfg.state_dir,
+			  lock_fd == -EADDRINUSE ? "another ctd uses it" : strerror(-lock_fd));
+		return 1;
+	}
+	r = loop_init();
+	if (r < 0) {
+		log_error("epoll: %s", strerror(-r));
+		return 1;
+	}
+	sig_fd = signalfd(-1, &quit_signals, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sig_fd < 0 || !(sig_src = loop_add(sig_fd, EPOLLIN, on_signalfd, NULL))) {
+		log_error("signalfd: %m");
+		goto out_loop;
+	}
+
+	listen_fd = socket_listen(cfg.socket_path);
+	if (listen_fd < 0) {
+		if (listen_fd == -EADDRINUSE)
+			log_error("%s: another ctd is serving there", cfg.socket_path);
+		else if (listen_fd == -EEXIST)
+			log_error("%s exists and is not a socket", cfg.socket_path);
+		else
+			log_error("%s: %s", cfg.socket_path, strerror(-listen_fd));
+		goto out_loop;
+	}
+	r = state_init();
+	if (r < 0) {
+		log_error("state dir %s: %s", cfg.state_dir, strerror(-r));
+		close(listen_fd);
+		goto out_socket;
+	}
+	r = http_start(listen_fd); /* MHD owns listen_fd from here on */
+	if (r < 0) {
+		log_error("cannot start the HTTP server");
+		close(listen_fd);
+		goto out_state;
+	}
+	r = pid_file_write(cfg.pid_file);
+	if (r < 0)
+		log_warn("pid file %s: %s", cfg.pid_file, strerror(-r));
+
+	log_info("ctd %s serving on %s (state %s)", CT_VERSION, cfg.socket_path, cfg.state_dir);
+	if (notify_fd >= 0) {
+		if (write(notify_fd, "R", 1) < 0) {
+			/* the parent is gone: nothing to tell */
+		}
+		ctd_closep(&notify_fd);
+	}
+
+	r = loop_run(http_hooks());
+	if (r < 0)
+		log_error("event loop: %s", strerror(-r));
+	else
+		ret = 0;
+
+	exec_shutdown();
+out_state:
+	state_shutdown();
+	http_stop();
+	unlink(cfg.pid_file);
+out_socket:
+	unlink(cfg.socket_path);
+out_loop:
+	loop_remove(sig_src);
+	loop_done();
+	log_info("exiting%s", ret == 0 ? "; containers keep running" : "");
+	return ret;
+}
