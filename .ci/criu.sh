@@ -1,0 +1,178 @@
+#!/bin/bash
+# Provide a working CRIU >= 4.1 (Debian 12 ships 3.17, whose `criu check` fails
+# on current kernels).
+#
+# Usage: .ci/criu.sh [--force]
+#   --force   rebuild even if a usable criu is installed or cached
+#
+# - If `criu` on PATH is >= 4.1 and `criu check` passes: nothing to do.
+# - Else the upstream tarball of the criu source package in Debian 13 (trixie)
+#   is fetched through .ci/apt-trixie.sh (the host's own archive, a private apt
+#   config), built without docs, python bindings or GPU plugins, and installed
+#   into $CT_CACHE_DIR/criu-VERSION (default /var/cache/ct/criu-VERSION):
+#   sbin/criu, sbin/criu-ns, lib/libcriu.{so*,a}, lib/pkgconfig/criu.pc,
+#   include/criu/, libexec/criu/. A complete cached tree is reused, not rebuilt.
+# - /usr/local/sbin/criu becomes a symlink to the cached binary; libcriu, its
+#   headers and criu.pc are copied to /usr/local/{lib,include/criu,lib/pkgconfig}
+#   and ldconfig is run. The binary is built for these paths (PREFIX=/usr/local).
+# - Finally `criu --version` and `criu check` are run; `criu check` must pass,
+#   missing `criu check --all` extras only warn.
+# Needs root.
+set -euo pipefail
+
+MIN_VERSION=4.1
+PREFIX=/usr/local
+CACHE=${CT_CACHE_DIR:-/var/cache/ct}
+prog=${0##*/}
+here=$(cd "$(dirname "$0")" && pwd)
+
+die() {
+	echo "$prog: error: $*" >&2
+	exit 1
+}
+warn() {
+	echo "$prog: warning: $*" >&2
+}
+
+force=0
+case ${1:-} in
+"") ;;
+--force) force=1 ;;
+-h | --help)
+	sed -n '/^# Usage:/,/^# Needs root/s/^# \{0,1\}//p' "$0"
+	exit 0
+	;;
+*) die "unknown argument '$1' (see --help)" ;;
+esac
+
+[[ $(id -u) -eq 0 ]] || die "must run as root (it installs into $PREFIX and runs criu check)"
+
+# Make sure the freshly installed criu is the one found.
+export PATH="$PREFIX/sbin:$PREFIX/bin:/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}"
+
+version_ge() {
+	[[ $(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1) == "$2" ]]
+}
+
+# The version a criu binary reports ("Version: 4.1.1").
+criu_version() {
+	"$1" --version 2>/dev/null | awk '/^Version:/ { print $2; exit }'
+}
+
+criu_ok() {
+	local bin=$1 v
+	[[ -x $bin ]] || return 1
+	v=$(criu_version "$bin")
+	[[ -n $v ]] && version_ge "$v" "$MIN_VERSION" || return 1
+	"$bin" check >/dev/null 2>&1
+}
+
+if [[ $force -eq 0 ]] && bin=$(command -v criu) && criu_ok "$bin"; then
+	exit 0
+fi
+
+# --- find or build the cached tree ---------------------------------------
+
+tmp=""
+cleanup() {
+	[[ -n $tmp ]] && rm -rf "$tmp"
+	return 0
+}
+trap cleanup EXIT
+
+# The version to provide: what trixie has; offline, the newest complete cache.
+version=""
+if v=$("$here/apt-trixie.sh" apt-cache showsrc --only-source criu 2>/dev/null |
+	awk '/^Version:/ { print $2 }' | sort -V | tail -n1) && [[ -n $v ]]; then
+	# Drop the epoch and the Debian revision: the upstream version.
+	v=${v#*:}
+	version=${v%-*}
+fi
+if [[ -z $version ]]; then
+	for d in "$CACHE"/criu-*/; do
+		[[ -f $d/.complete ]] || continue
+		v=${d%/}
+		v=${v##*/criu-}
+		if [[ -z $version ]] || version_ge "$v" "$version"; then
+			version=$v
+		fi
+	done
+	[[ -n $version ]] || die "cannot reach the trixie archive and no CRIU is cached in $CACHE"
+	warn "trixie archive unreachable, using the cached CRIU $version"
+fi
+version_ge "$version" "$MIN_VERSION" || die "trixie offers CRIU $version, older than $MIN_VERSION"
+
+dest=$CACHE/criu-$version
+
+if [[ $force -eq 1 || ! -f $dest/.complete ]]; then
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/ct-criu.XXXXXX")
+	log=$CACHE/criu-$version.build.log
+	mkdir -p "$CACHE/src"
+	orig=$("$here/apt-trixie.sh" source-orig criu "$CACHE/src")
+	tar -C "$tmp" -xf "$orig"
+	src=$(find "$tmp" -mindepth 1 -maxdepth 1 -type d -name 'criu*' | head -n1)
+	[[ -n $src && -f $src/Makefile ]] || die "$orig does not hold a CRIU source tree"
+
+	# PREFIX/LIBDIR/PLUGINDIR are compiled in: build for the final paths and
+	# stage with DESTDIR. No docs (asciidoc/xmlto), no pip install of pycriu,
+	# no crit, no amdgpu/cuda plugins (only the criu and lib targets).
+	mk=(make -C "$src" PREFIX="$PREFIX" LIBDIR="$PREFIX/lib" PLUGINDIR="$PREFIX/lib/criu"
+		PYTHON=/usr/bin/python3 SKIP_PIP_INSTALL=1 WERROR=0)
+	start=$(date +%s)
+	if ! { "${mk[@]}" -j"$(nproc)" criu lib && "${mk[@]}" DESTDIR="$tmp/stage" install-criu install-lib; } >"$log" 2>&1; then
+		tail -n 40 "$log" >&2
+		die "building CRIU $version failed (full log: $log)"
+	fi
+	secs=$(($(date +%s) - start))
+
+	rm -rf "$dest.new"
+	mkdir -p "$dest.new"
+	cp -a "$tmp/stage$PREFIX/." "$dest.new/"
+	[[ -x $dest.new/sbin/criu ]] || die "the CRIU build installed no sbin/criu (log: $log)"
+	printf 'version=%s\nsource=%s\nbuilt=%s\nbuild_seconds=%s\n' \
+		"$version" "${orig##*/}" "$(date -u +%FT%TZ)" "$secs" >"$dest.new/.complete"
+	# Swap in the new tree; the old one goes only after (criu may be running).
+	rm -rf "$dest.old"
+	[[ -e $dest ]] && mv "$dest" "$dest.old"
+	mv "$dest.new" "$dest"
+	rm -rf "$dest.old"
+	echo "$prog: built CRIU $version in ${secs}s into $dest"
+fi
+
+# --- install from the cache -------------------------------------------------
+
+mkdir -p "$PREFIX/sbin" "$PREFIX/lib" "$PREFIX/include"
+ln -sfn "$dest/sbin/criu" "$PREFIX/sbin/criu"
+if [[ -f $dest/sbin/criu-ns ]]; then
+	install -m 755 "$dest/sbin/criu-ns" "$PREFIX/sbin/criu-ns"
+fi
+if [[ -d $dest/lib ]]; then
+	# libcriu.so.2.0 + links, libcriu.a, pkgconfig/criu.pc
+	cp -a "$dest/lib/." "$PREFIX/lib/"
+fi
+if [[ -d $dest/include/criu ]]; then
+	mkdir -p "$PREFIX/include/criu"
+	cp -a "$dest/include/criu/." "$PREFIX/include/criu/"
+fi
+if [[ -d $dest/libexec/criu ]]; then
+	mkdir -p "$PREFIX/libexec"
+	cp -a "$dest/libexec/criu" "$PREFIX/libexec/"
+fi
+ldconfig
+
+# --- verify -----------------------------------------------------------------
+
+bin=$(command -v criu) || die "criu is not on PATH after the install"
+[[ $(readlink -f "$bin") == "$(readlink -f "$dest/sbin/criu")" ]] ||
+	warn "criu on PATH is $bin, not the one installed ($PREFIX/sbin/criu): check PATH order"
+v=$(criu_version "$bin")
+[[ -n $v ]] && version_ge "$v" "$MIN_VERSION" || die "$bin reports version '${v:-?}', want >= $MIN_VERSION"
+if ! out=$("$bin" check 2>&1); then
+	printf '%s\n' "$out" >&2
+	die "criu check failed for CRIU $v ($bin)"
+fi
+echo "$prog: criu $v ($bin): criu check: ${out##*$'\n'}"
+if ! out=$("$bin" check --all 2>&1); then
+	warn "criu check --all reports missing extras:"
+	printf '%s\n' "$out" | grep -v '^Looks good' | sed 's/^/  /' >&2
+fi
