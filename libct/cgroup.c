@@ -16,6 +16,22 @@
  *  - empty values (libcgroup skips empty lines, so it cannot write "" to cpuset.cpus).
  *
  * libcgroup keeps global state (its mount table), initialised once; ctd is single-threaded.
+ *
+ * Where the container's processes live (what a full system with systemd as init needs):
+ *  - v2 host: the limits sit on <parent>/<name>; init and everything else live below it, in
+ *    <parent>/<name>/payload, which becomes the root of the container's cgroup namespace. The
+ *    container thus owns a delegated subtree (systemd creates init.scope and its slices there
+ *    and enables controllers for them) but cannot reach the files that hold its own limits
+ *    (LXC's "inner" cgroup). Processes exec'd later join payload, or, once systemd inside has
+ *    enabled controllers there ("no internal processes"), a leaf payload/.ct-exec.
+ *  - v1 host (legacy or hybrid): the limits and the processes share <parent>/<name> in every
+ *    controller hierarchy. The controller-less hierarchies, the hybrid host's cgroup2 mount
+ *    (/sys/fs/cgroup/unified) and the name=systemd one, get <parent>/<name> too, and init
+ *    joins them: the cgroup2 one is the container's own hierarchy (mounted read-write inside,
+ *    systemd runs in unified mode there), and no process stays behind in the cgroup of
+ *    whoever started it. libcgroup does not handle these two (no controller names them), so
+ *    they are plain mkdir/rmdir.
+ * Processes are counted and killed over the whole subtree.
  */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -46,6 +62,9 @@
 #define CG_POLL_MS 10
 #define CG_DESTROY_TIMEOUT_MS 2000
 #define CG_FREEZE_TIMEOUT_MS 1000
+#define CG_PAYLOAD "payload"	/* v2: the container's processes, its cgroup namespace root */
+#define CG_EXEC_LEAF ".ct-exec" /* v2: below payload, for exec once payload is not a leaf */
+#define CG_MAX_DEPTH 32		/* how deep we walk a container's subtree */
 
 enum {
 	C_CPU,
@@ -57,6 +76,15 @@ enum {
 	C_DEVICES,
 	C_MAX,
 };
+
+/* v1 hosts: hierarchies without controllers that the container joins as well. */
+enum {
+	X_UNIFIED, /* the hybrid host's cgroup2 mount */
+	X_SYSTEMD, /* name=systemd */
+	X_MAX,
+};
+
+static const char *const extra_names[X_MAX] = {[X_UNIFIED] = "unified", [X_SYSTEMD] = "systemd"};
 
 static const char *const ctrl_names[C_MAX] = {
 	[C_CPU] = "cpu",   [C_CPUACCT] = "cpuacct", [C_CPUSET] = "cpuset",   [C_MEMORY] = "memory",
@@ -70,8 +98,9 @@ static const int v2_ctrls[] = {C_CPU, C_CPUSET, C_MEMORY, C_PIDS};
 static struct {
 	int state; /* 0 = not yet, 1 = done, < 0 = failed with that errno */
 	enum ct_cgroup_mode mode;
-	char mnt[C_MAX][PATH_MAX]; /* v1: mount point per controller ("" = absent); v2: root
-				    * where the controller is available to enable */
+	char mnt[C_MAX][PATH_MAX];   /* v1: mount point per controller ("" = absent); v2: root
+				      * where the controller is available to enable */
+	char extra[X_MAX][PATH_MAX]; /* v1: controller-less hierarchies ("" = absent) */
 } host;
 
 struct cgroup_handle {
@@ -80,6 +109,9 @@ struct cgroup_handle {
 	char path[CG_REL_MAX + 1]; /* "/ct/web1" */
 	int fd[C_MAX];		   /* v1: O_PATH fd per controller hierarchy, -EBADF if absent */
 	int fd2;		   /* v2: O_PATH fd of the one directory */
+	int fdp;		   /* v2: O_PATH fd of payload, where processes live */
+	int fdx;		   /* v2: O_PATH fd of payload/.ct-exec, once made */
+	int fdx_extra[X_MAX];	   /* v1: fds of the controller-less hierarchies, or -EBADF */
 	int primary;		   /* v1: the controller whose cgroup.procs we count */
 };
 
@@ -195,6 +227,48 @@ static bool mountinfo_has_v1_controllers(void)
 	return false;
 }
 
+/* v1 hosts: finds the hybrid cgroup2 mount and the name=systemd hierarchy (mounts of the
+ * whole hierarchy only, i.e. root "/"). */
+static void find_extra_hierarchies(void)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096];
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *sep = strstr(line, " - "), *save = NULL, *tok, *root, *mp, *fstype, *opts;
+		int x = -1;
+
+		if (!sep)
+			continue;
+		*sep = '\0';
+		/* id parent major:minor root mount-point ... */
+		if (!strtok_r(line, " ", &save) || !strtok_r(NULL, " ", &save) ||
+		    !strtok_r(NULL, " ", &save))
+			continue;
+		root = strtok_r(NULL, " ", &save);
+		mp = strtok_r(NULL, " ", &save);
+		if (!root || !mp || strcmp(root, "/") != 0 || strchr(mp, '\\'))
+			continue;
+		save = NULL;
+		fstype = strtok_r(sep + 3, " ", &save);
+		if (!fstype || !strtok_r(NULL, " ", &save)) /* source */
+			continue;
+		opts = strtok_r(NULL, " \n", &save);
+		if (strcmp(fstype, "cgroup2") == 0) {
+			x = X_UNIFIED;
+		} else if (strcmp(fstype, "cgroup") == 0 && opts) {
+			for (tok = strtok_r(opts, ",", &save); tok;
+			     tok = strtok_r(NULL, ",", &save))
+				if (strcmp(tok, "name=systemd") == 0)
+					x = X_SYSTEMD;
+		}
+		if (x >= 0 && !host.extra[x][0] && strlen(mp) < sizeof(host.extra[x]))
+			strcpy(host.extra[x], mp);
+	}
+}
+
 enum ct_cgroup_mode cgroup_mode(void)
 {
 	static int cached = -1;
@@ -255,6 +329,8 @@ static int host_init(ct_error *err)
 			continue;
 		strcpy(host.mnt[i], mp);
 	}
+	if (host.mode == CT_CGROUP_V1)
+		find_extra_hierarchies();
 	if (host.mode == CT_CGROUP_V1 && !host.mnt[C_MEMORY][0] && !host.mnt[C_CPU][0]) {
 		host.state = -EOPNOTSUPP;
 		return ct_err(err, -EOPNOTSUPP,
@@ -495,6 +571,10 @@ static cgroup_handle *handle_new(const char *rel)
 	for (int c = 0; c < C_MAX; c++)
 		cg->fd[c] = -EBADF;
 	cg->fd2 = -EBADF;
+	cg->fdp = -EBADF;
+	cg->fdx = -EBADF;
+	for (int x = 0; x < X_MAX; x++)
+		cg->fdx_extra[x] = -EBADF;
 	cg->primary = -1;
 	return cg;
 }
@@ -506,6 +586,10 @@ void cgroup_handle_free(cgroup_handle *cg)
 	for (int c = 0; c < C_MAX; c++)
 		closep(&cg->fd[c]);
 	closep(&cg->fd2);
+	closep(&cg->fdp);
+	closep(&cg->fdx);
+	for (int x = 0; x < X_MAX; x++)
+		closep(&cg->fdx_extra[x]);
 	free(cg);
 }
 
@@ -527,7 +611,22 @@ static int handle_open_fds(cgroup_handle *cg, ct_error *err)
 		cg->fd2 = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (cg->fd2 < 0)
 			return ct_errno(err, -errno, "cannot open cgroup %s", dir);
+		/* absent for a container whose processes live in <name> itself */
+		cg->fdp = openat(cg->fd2, CG_PAYLOAD, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (cg->fdp < 0 && errno != ENOENT)
+			return ct_errno(err, -errno, "cannot open cgroup %s/%s", dir, CG_PAYLOAD);
+		cg->fdx = openat(cg->fd2, CG_PAYLOAD "/" CG_EXEC_LEAF,
+				 O_PATH | O_DIRECTORY | O_CLOEXEC);
 		return 0;
+	}
+	for (int x = 0; x < X_MAX; x++) {
+		if (!host.extra[x][0])
+			continue;
+		n = snprintf(dir, sizeof(dir), "%s/%s", host.extra[x], cg->rel);
+		if (n < 0 || (size_t)n >= sizeof(dir))
+			return ct_err(err, -ENAMETOOLONG, "cgroup path too long");
+		/* optional: a container may have been started without it */
+		cg->fdx_extra[x] = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	}
 	for (int c = 0; c < C_MAX; c++) {
 		if (!host.mnt[c][0])
@@ -570,11 +669,39 @@ const char *cgroup_path(cgroup_handle *cg)
 	return cg->path;
 }
 
+/* v2: where a new process of the container goes. payload while it is a leaf (always at
+ * start); once systemd inside has enabled controllers for its children, a process may no
+ * longer join it ("no internal processes"), so exec'd processes get a leaf of their own. */
+static int v2_join_fd(cgroup_handle *cg, ct_error *err)
+{
+	char enabled[256];
+	int r;
+
+	if (cg->fdp < 0)
+		return cg->fd2;
+	if (cg->fdx >= 0)
+		return cg->fdx;
+	r = read_file_at(cg->fdp, "cgroup.subtree_control", enabled, sizeof(enabled));
+	if (r < 0)
+		return ct_errno(err, r, "cannot read cgroup.subtree_control of %s/%s", cg->path,
+				CG_PAYLOAD);
+	if (!enabled[0])
+		return cg->fdp;
+	if (mkdirat(cg->fdp, CG_EXEC_LEAF, 0755) < 0 && errno != EEXIST)
+		return ct_errno(err, -errno, "cannot create cgroup %s/%s/%s", cg->path, CG_PAYLOAD,
+				CG_EXEC_LEAF);
+	cg->fdx = openat(cg->fdp, CG_EXEC_LEAF, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (cg->fdx < 0)
+		return ct_errno(err, -errno, "cannot open cgroup %s/%s/%s", cg->path, CG_PAYLOAD,
+				CG_EXEC_LEAF);
+	return cg->fdx;
+}
+
 int cgroup_dirfd(cgroup_handle *cg)
 {
 	if (cg->mode != CT_CGROUP_V2)
 		return -EOPNOTSUPP;
-	return cg->fd2;
+	return v2_join_fd(cg, NULL);
 }
 
 /* ---- create / destroy ---- */
@@ -596,7 +723,61 @@ static bool exists_anywhere(const char *rel, const char **where)
 		if (host.mode == CT_CGROUP_V2)
 			break;
 	}
+	for (int x = 0; host.mode == CT_CGROUP_V1 && x < X_MAX; x++) {
+		if (!host.extra[x][0])
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%s", host.extra[x], rel);
+		if (access(dir, F_OK) == 0) {
+			*where = extra_names[x];
+			return true;
+		}
+	}
 	return false;
+}
+
+/* Removes the cgroups below dir, deepest first (what systemd inside created, payload).
+ * cgroupfs directories hold only control files, which rmdir ignores. Errors surface when
+ * the caller removes dir itself. */
+static void rmdir_children(int dfd, int depth)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	int fd;
+
+	if (depth > CG_MAX_DEPTH)
+		return;
+	fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		_cleanup_close_ int sub = -EBADF;
+
+		if (de->d_type != DT_DIR || strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		sub = openat(dirfd(d), de->d_name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0)
+			continue;
+		rmdir_children(sub, depth + 1);
+		unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR);
+	}
+}
+
+static void rmdir_children_of(const char *root, const char *rel)
+{
+	_cleanup_close_ int fd = -EBADF;
+	char dir[PATH_MAX];
+
+	if (!root[0] || snprintf(dir, sizeof(dir), "%s/%s", root, rel) >= (int)sizeof(dir))
+		return;
+	fd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0)
+		rmdir_children(fd, 0);
 }
 
 /* Removes rel in every hierarchy (libcgroup), waiting briefly for a cgroup whose last
@@ -610,7 +791,25 @@ static int destroy_rel(const char *rel, ct_error *err)
 
 	for (;;) {
 		_cleanup_lc_ struct cgroup *lc = cgroup_new_cgroup(rel);
+		bool busy = false;
 
+		/* what the container created below its cgroup first (systemd's scopes and
+		 * slices, payload); libcgroup's recursive delete would migrate processes */
+		for (int c = 0; c < C_MAX; c++)
+			if (!(host.mode == CT_CGROUP_V2 && c > 0))
+				rmdir_children_of(hier_root(c), rel);
+		for (int x = 0; host.mode == CT_CGROUP_V1 && x < X_MAX; x++) {
+			if (!host.extra[x][0])
+				continue;
+			rmdir_children_of(host.extra[x], rel);
+			snprintf(dir, sizeof(dir), "%s/%s", host.extra[x], rel);
+			if (rmdir(dir) < 0 && errno != ENOENT) {
+				if (errno != EBUSY)
+					return ct_errno(err, -errno, "cannot remove cgroup %s",
+							dir);
+				busy = true;
+			}
+		}
 		if (!lc)
 			return ct_err(err, -ENOMEM, "out of memory");
 		r = lc_add_controllers(lc);
@@ -622,7 +821,7 @@ static int destroy_rel(const char *rel, ct_error *err)
 		r = lc_errno(r);
 		if (r == -ENOENT)
 			r = 0;
-		if (r == 0 && !exists_anywhere(rel, &where))
+		if (r == 0 && !busy && !exists_anywhere(rel, &where))
 			return 0;
 		if (r == 0 || r == -EBUSY) {
 			/* libcgroup skips hierarchies without a controller it knows of; finish
@@ -637,6 +836,8 @@ static int destroy_rel(const char *rel, ct_error *err)
 				if (rmdir(dir) < 0 && errno != ENOENT)
 					r = -errno;
 			}
+			if (r == 0 && busy)
+				r = -EBUSY;
 			if (r == 0)
 				return 0;
 		}
@@ -701,6 +902,42 @@ static int ensure_parent(const char *rel, ct_error *err)
 	return v2_enable_subtree(parent, err);
 }
 
+/* Where the processes will live besides the controller groups (see the top of the file):
+ * v2 payload, with the controllers enabled for it; v1 the controller-less hierarchies. */
+static int create_process_cgroups(const char *rel, ct_error *err)
+{
+	char dir[PATH_MAX];
+	int r;
+
+	if (host.mode == CT_CGROUP_V2) {
+		r = v2_enable_subtree(rel, err);
+		if (r < 0)
+			return r;
+		snprintf(dir, sizeof(dir), "%s/%s/%s", CG_ROOT, rel, CG_PAYLOAD);
+		if (mkdir(dir, 0755) < 0)
+			return ct_errno(err, -errno, "cannot create cgroup %s", dir);
+		return 0;
+	}
+	for (int x = 0; x < X_MAX; x++) {
+		const char *slash = strrchr(rel, '/');
+
+		if (!host.extra[x][0])
+			continue;
+		if (slash) {
+			/* the shared parent, left in place like the controllers' */
+			snprintf(dir, sizeof(dir), "%s/%.*s", host.extra[x], (int)(slash - rel),
+				 rel);
+			r = mkdir_p(dir, 0755);
+			if (r < 0)
+				return ct_errno(err, r, "cannot create the parent cgroup %s", dir);
+		}
+		snprintf(dir, sizeof(dir), "%s/%s", host.extra[x], rel);
+		if (mkdir(dir, 0755) < 0)
+			return ct_errno(err, -errno, "cannot create cgroup %s", dir);
+	}
+	return 0;
+}
+
 int cgroup_create(const char *parent, const char *name, const ct_limits *lim, cgroup_handle **ret,
 		  ct_error *err)
 {
@@ -751,6 +988,11 @@ int cgroup_create(const char *parent, const char *name, const ct_limits *lim, cg
 		/* libcgroup removes what it made; make sure, as the group may be half made */
 		destroy_rel(rel, NULL);
 		return ct_errno(err, e, "cannot create cgroup /%s (%s)", rel, cgroup_strerror(r));
+	}
+	r = create_process_cgroups(rel, err);
+	if (r < 0) {
+		destroy_rel(rel, NULL);
+		return r;
 	}
 
 	cg = handle_new(rel);
@@ -805,10 +1047,14 @@ int cgroup_attach(cgroup_handle *cg, pid_t pid, ct_error *err)
 	snprintf(buf, sizeof(buf), "%d", (int)pid);
 	/* cgroup.procs moves the whole thread group; libcgroup would write v1 "tasks" */
 	if (cg->mode == CT_CGROUP_V2) {
-		r = write_file_at(cg->fd2, "cgroup.procs", buf);
+		int dfd = v2_join_fd(cg, err);
+
+		if (dfd < 0)
+			return dfd;
+		r = write_file_at(dfd, "cgroup.procs", buf);
 		if (r < 0)
-			return ct_errno(err, r, "cannot move pid %d into cgroup %s", (int)pid,
-					cg->path);
+			return ct_errno(err, r, "cannot move pid %d into cgroup %s%s", (int)pid,
+					cg->path, dfd == cg->fd2 ? "" : "/" CG_PAYLOAD "/...");
 		return 0;
 	}
 	for (int c = 0; c < C_MAX; c++) {
@@ -818,6 +1064,14 @@ int cgroup_attach(cgroup_handle *cg, pid_t pid, ct_error *err)
 		if (r < 0)
 			return ct_errno(err, r, "cannot move pid %d into %s%s", (int)pid,
 					host.mnt[c], cg->path);
+	}
+	for (int x = 0; x < X_MAX; x++) {
+		if (cg->fdx_extra[x] < 0)
+			continue;
+		r = write_file_at(cg->fdx_extra[x], "cgroup.procs", buf);
+		if (r < 0)
+			return ct_errno(err, r, "cannot move pid %d into %s%s", (int)pid,
+					host.extra[x], cg->path);
 	}
 	return 0;
 }
@@ -868,15 +1122,16 @@ static int procs_fd(cgroup_handle *cg)
 	return cg->mode == CT_CGROUP_V2 ? cg->fd2 : cg->fd[cg->primary];
 }
 
-/* Calls fn for every pid listed in cgroup.procs; returns the count or -errno. */
-static int for_each_proc(cgroup_handle *cg, int (*fn)(pid_t pid, void *data), void *data)
+/* Calls fn for every pid in cgroup.procs of dfd and of the cgroups below it (systemd inside
+ * the container makes its own); returns the count or -errno. */
+static int for_each_proc_at(int dfd, int depth, int (*fn)(pid_t pid, void *data), void *data)
 {
-	int dfd = procs_fd(cg), fd, n = 0;
+	_cleanup_closedir_ DIR *d = NULL;
 	_cleanup_fclose_ FILE *f = NULL;
+	struct dirent *de;
 	char line[32];
+	int fd, n = 0;
 
-	if (dfd < 0)
-		return -ENODEV;
 	fd = openat(dfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -896,7 +1151,42 @@ static int for_each_proc(cgroup_handle *cg, int (*fn)(pid_t pid, void *data), vo
 		if (fn)
 			fn(pid, data);
 	}
+	if (depth >= CG_MAX_DEPTH)
+		return n;
+	fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	while ((de = readdir(d))) {
+		_cleanup_close_ int sub = -EBADF;
+		int r;
+
+		if (de->d_type != DT_DIR || strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		sub = openat(dirfd(d), de->d_name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0)
+			continue; /* removed meanwhile */
+		r = for_each_proc_at(sub, depth + 1, fn, data);
+		if (r > 0)
+			n += r;
+	}
 	return n;
+}
+
+static int for_each_proc(cgroup_handle *cg, int (*fn)(pid_t pid, void *data), void *data)
+{
+	int dfd = procs_fd(cg);
+
+	if (dfd < 0)
+		return -ENODEV;
+	return for_each_proc_at(dfd, 0, fn, data);
 }
 
 int cgroup_nr_procs(cgroup_handle *cg)

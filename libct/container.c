@@ -5,7 +5,8 @@
  * Start, in order:
  *   parent: cgroup (with limits)  ->  clone3(namespaces, CLONE_PIDFD[, CLONE_INTO_CGROUP])
  *   parent: attach the child to its cgroup (v1, or v2 without CLONE_INTO_CGROUP), send "go"
- *   child:  private mounts, root (overlay or bind), /proc /sys /dev, pivot_root, hostname,
+ *   child:  cgroup namespace (rooted in the cgroup it was just put in), private mounts,
+ *           root (overlay or bind), /proc /sys /sys/fs/cgroup /dev, pivot_root, hostname,
  *           extra mounts, stdio, execve(init)
  *   parent: EOF on the sync socket = execve succeeded (the child's end is close-on-exec);
  *           a ct_error record = the child failed, with its precise message.
@@ -68,8 +69,9 @@ static unsigned long ns_clone_flags(unsigned ns)
 		f |= CLONE_NEWIPC;
 	if (ns & CT_NS_NET)
 		f |= CLONE_NEWNET;
-	if (ns & CT_NS_CGROUP)
-		f |= CLONE_NEWCGROUP;
+	/* CT_NS_CGROUP is not a clone flag: a cgroup namespace is rooted where its creator is,
+	 * and at clone time that is still the caller's cgroup. The child unshares it once the
+	 * parent has put it into the container's cgroup. */
 	return f;
 }
 
@@ -96,6 +98,7 @@ struct child_ctx {
 	const ct_spec *spec;
 	int sync_fd;
 	int console_fd;
+	char console_path[PATH_MAX]; /* the console terminal's name, "" if none */
 	char root[PATH_MAX];
 	char overlay_opts[3 * PATH_MAX + 64];
 	char *envp[CT_MAX_ENV + 8];
@@ -187,9 +190,13 @@ static void child_setup_dev(struct child_ctx *c, ct_error *err)
 	in_root(c, "/dev/console", p, sizeof(p));
 	CHILD_CHECK(c, err, mknod(p, S_IFREG | 0600, 0), "cannot create /dev/console");
 	if (c->console_fd >= 0 && isatty(c->console_fd)) {
+		/* By its path, looked up in our copy of the caller's mounts: the fd's own
+		 * mount belongs to the caller's mount namespace, and a bind from another
+		 * namespace fails with EINVAL. */
 		ct_snprintf(q, sizeof(q), "/proc/self/fd/%d", c->console_fd);
-		CHILD_CHECK(c, err, mount(q, p, NULL, MS_BIND, NULL),
-			    "cannot bind the console onto /dev/console");
+		if (!c->console_path[0] || mount(c->console_path, p, NULL, MS_BIND, NULL) < 0)
+			CHILD_CHECK(c, err, mount(q, p, NULL, MS_BIND, NULL),
+				    "cannot bind the console onto /dev/console");
 	} else {
 		CHILD_CHECK(c, err, mount(in_root(c, "/dev/null", q, sizeof(q)), p, NULL, MS_BIND, NULL),
 			    "cannot bind /dev/null onto /dev/console");
@@ -222,19 +229,17 @@ static void child_setup_root(struct child_ctx *c, ct_error *err)
 			    mount("sysfs", in_root(c, "/sys", p, sizeof(p)), "sysfs",
 				  nosuid | MS_RDONLY, NULL),
 			    "cannot mount /sys");
-		/* The container's own cgroup (its cgroup namespace root), for systemd and
-		 * for tools that read their limits. */
+		/* The container's own cgroup2 subtree (its cgroup namespace root), read-write:
+		 * systemd as init creates its scopes and slices there. On a v2 host that is
+		 * <name>/payload, below the cgroup that holds the limits, so they stay out of
+		 * reach; on a hybrid host it is <name> in the controller-less unified
+		 * hierarchy, the limits are on the v1 controllers, which are not mounted. */
 		if (s->ns & CT_NS_CGROUP) {
 			enum ct_cgroup_mode mode = cgroup_mode();
 			const char *fs = in_root(c, "/sys/fs/cgroup", p, sizeof(p));
 
-			/* On a v2 host the namespace root is the container's own cgroup (and a
-			 * host mounted with nsdelegate keeps its limits out of reach). On a
-			 * hybrid host the unified hierarchy carries no controllers: read-only. */
-			unsigned long ro = mode == CT_CGROUP_V2 ? 0 : MS_RDONLY;
-
 			if (mode == CT_CGROUP_V2 || access("/sys/fs/cgroup/unified", F_OK) == 0) {
-				if (mount("cgroup2", fs, "cgroup2", nosuid | ro, NULL) < 0 &&
+				if (mount("cgroup2", fs, "cgroup2", nosuid, NULL) < 0 &&
 				    errno != ENOENT) {
 					ct_errno(err, -errno, "cannot mount cgroup2 on /sys/fs/cgroup");
 					child_fail(c, err);
@@ -328,11 +333,30 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c)
 	if (read(c->sync_fd, &go, 1) != 1)
 		_exit(126);
 
+	/* Now in the container's cgroup: root the namespace here, before /sys/fs/cgroup is
+	 * mounted (a cgroup2 mount shows the subtree of the mounter's namespace root). */
+	if (s->ns & CT_NS_CGROUP)
+		CHILD_CHECK(c, &err, unshare(CLONE_NEWCGROUP), "cannot create the cgroup namespace");
 	child_setup_root(c, &err);
 
 	if (s->ns & CT_NS_UTS) {
 		const char *h = s->hostname[0] ? s->hostname : s->name;
 		CHILD_CHECK(c, &err, sethostname(h, strlen(h)), "cannot set the hostname");
+		/* The operator's hostname wins over the template's /etc/hostname, which systemd
+		 * would otherwise apply at boot. Only an existing regular file is rewritten,
+		 * inside the container's root (after pivot_root no path can lead out of it). */
+		if (s->hostname[0]) {
+			int fd = open("/etc/hostname", O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC |
+							       O_NOCTTY | O_NONBLOCK);
+			if (fd >= 0) {
+				struct stat st;
+				if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+				    write(fd, s->hostname, strlen(s->hostname)) >= 0 &&
+				    write(fd, "\n", 1) >= 0) {
+				}
+				close(fd);
+			}
+		}
 	}
 	CHILD_CHECK(c, &err, setsid(), "setsid failed");
 
@@ -456,6 +480,9 @@ CT_EXPORT int ct_container_start(const ct_spec *s, ct_container **ret, ct_error 
 	if (r < 0)
 		return r;
 	fill_envp(c.envp, s->env);
+	if (s->console_fd >= 0 && isatty(s->console_fd) &&
+	    ttyname_r(s->console_fd, c.console_path, sizeof(c.console_path)) != 0)
+		c.console_path[0] = '\0';
 
 	r = cgroup_create(s->cgroup_parent, s->name, &s->limits, &cg, err);
 	if (r < 0)

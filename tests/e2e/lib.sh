@@ -100,9 +100,9 @@ e2e_cleanup() {
 	for h in /sys/fs/cgroup/unified /sys/fs/cgroup/*/ /sys/fs/cgroup; do
 		d=$h/$CGROUP_PARENT
 		[ -d "$d" ] || continue
-		for p in $(cat "$d"/*/cgroup.procs 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+		for p in $(find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
 		sleep 0.1
-		rmdir "$d"/* "$d" 2>/dev/null
+		find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
 	done
 	if [ "$tap_failed" -ne 0 ] && [ -f "$E2E_DIR/ctd.log" ]; then
 		diag "ctd log:"

@@ -32,7 +32,7 @@ static pid_t kids[MAX_KIDS];
 static int nkids;
 
 static const char *const roots_v1[] = {"cpu",  "cpuacct", "cpuset", "memory",
-				       "pids", "freezer", "devices"};
+				       "pids", "freezer", "devices", "unified", "systemd"};
 
 /* ---- cleanup: children first, then the cgroups ---- */
 
