@@ -409,8 +409,39 @@ static void fill_envp(char **envp, char *const *spec_env)
 	envp[n] = NULL;
 }
 
+/* The overlay's root directory takes its owner and mode from the upper layer, and a fresh
+ * upper directory is whatever its creator made it (often 0700), which would lock every
+ * non-root user inside out of "/". Until the container has written anything, the upper root
+ * follows the template's root. */
+static int inherit_root_attrs(const char *lower, const char *upper, ct_error *err)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	struct stat lst, ust;
+	struct dirent *de;
+
+	if (stat(lower, &lst) < 0)
+		return ct_errno(err, -errno, "template directory %s", lower);
+	d = opendir(upper);
+	if (!d)
+		return ct_errno(err, -errno, "overlay upper directory %s", upper);
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			return 0; /* in use: "/" is the container's own now */
+	if (fstat(dirfd(d), &ust) < 0)
+		return ct_errno(err, -errno, "overlay upper directory %s", upper);
+	if ((ust.st_mode & 07777) != (lst.st_mode & 07777) &&
+	    fchmod(dirfd(d), lst.st_mode & 07777) < 0)
+		return ct_errno(err, -errno, "cannot set the mode of %s", upper);
+	if ((ust.st_uid != lst.st_uid || ust.st_gid != lst.st_gid) &&
+	    fchown(dirfd(d), lst.st_uid, lst.st_gid) < 0)
+		return ct_errno(err, -errno, "cannot set the owner of %s", upper);
+	return 0;
+}
+
 static int prepare_root(const ct_spec *s, struct child_ctx *c, ct_error *err)
 {
+	int r;
+
 	if (s->lower) {
 		char *slash;
 		size_t n;
@@ -427,6 +458,9 @@ static int prepare_root(const ct_spec *s, struct child_ctx *c, ct_error *err)
 			return ct_errno(err, -errno, "cannot create the mount point %s", c->root);
 		ct_snprintf(c->overlay_opts, sizeof(c->overlay_opts),
 			    "lowerdir=%s,upperdir=%s,workdir=%s", s->lower, s->upper, s->work);
+		r = inherit_root_attrs(s->lower, s->upper, err);
+		if (r < 0)
+			return r;
 	} else {
 		struct stat st;
 

@@ -137,7 +137,7 @@ ct_spec *fx_spec(const char *name, const char *const *init)
 	snprintf(upper, sizeof(upper), "%s/upper", base);
 	snprintf(work, sizeof(work), "%s/work", base);
 	mkdir(base, 0700);
-	mkdir(upper, 0755);
+	mkdir(upper, 0700); /* as ctd makes it: libct must give "/" the template's mode */
 	mkdir(work, 0700);
 	if (ct_spec_set_name(s, name, &err) < 0 ||
 	    ct_spec_set_overlay(s, fx_lower_dir, upper, work, &err) < 0 ||

@@ -86,6 +86,14 @@ static void test_start_and_isolation(void)
 			    NULL, 0);
 	tap_ok(r != 0, "/sys is read-only inside");
 
+	{
+		ct_exec_opts o = { .argv = (const char *const[]){ "cat", "/etc/passwd", NULL },
+				   .stdio = { -1, -1, -1 },
+				   .uid = 65534,
+				   .gid = 65534 };
+		r = ct_container_exec_wait(ct, &o, &err);
+		ok_int(r, 0, "an unprivileged user inside can read the template's files");
+	}
 	r = fx_exec_capture(ct, (const char *const[]){ "sh", "-c", "exit 7", NULL }, NULL, 0);
 	ok_int(r, 7, "exec returns the command's exit code");
 	r = fx_exec_capture(ct, (const char *const[]){ "sh", "-c", "kill -9 $$", NULL }, NULL, 0);
