@@ -184,6 +184,14 @@ int api_call(const ctl *c, const char *method, const char *path, json_t *body, l
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout_s);
+	if (c->remote) {
+		/* Over HTTPS to another host instead (remote.c): URL, certificates, pin. */
+		r = ctl_remote_setup_curl(c, h, path, err);
+		if (r < 0) {
+			curl_easy_cleanup(h);
+			return r;
+		}
+	}
 
 	hdrs = curl_slist_append(hdrs, "Accept: application/json");
 	/* No "Expect: 100-continue" round trip for bodies over 1 KiB: the peer is local. */
@@ -213,6 +221,12 @@ int api_call(const ctl *c, const char *method, const char *path, json_t *body, l
 	curl_easy_cleanup(h);
 	curl_slist_free_all(hdrs);
 
+	if (rc != CURLE_OK && c->remote && rc != CURLE_OPERATION_TIMEDOUT &&
+	    rc != CURLE_WRITE_ERROR) {
+		free(b.data);
+		return ctl_remote_curl_error(c, (int)rc,
+					     curl_err[0] ? curl_err : curl_easy_strerror(rc), err);
+	}
 	if (rc != CURLE_OK) {
 		free(b.data);
 		switch (rc) {

@@ -80,9 +80,20 @@ int ctl_err(ctl_error *err, int code, const char *fmt, ...) __attribute__((forma
 
 /* ---- global options ---- */
 
+/* --remote NAME: another host's ctd over HTTPS (remote.c). */
+typedef struct ctl_remote {
+	char name[64];
+	char *url;	 /* https://HOST:PORT */
+	char pin[64];	 /* the server's public key, "sha256//..." */
+	char cert[4096]; /* this client's certificate file */
+	char key[4096];	 /* and its key */
+} ctl_remote;
+
 typedef struct ctl {
 	const char *socket; /* path of ctd's Unix socket */
 	bool json;	    /* print the API's JSON instead of tables and sentences */
+	/* --remote: another host's ctd over HTTPS; NULL: the local socket */
+	const ctl_remote *remote;
 } ctl;
 
 /* ---- api.c: one request, one answer ---- */
@@ -118,10 +129,35 @@ void api_error_from_json(json_t *j, long status, ctl_error *err);
 
 /* ---- exec.c ---- */
 
-/* Runs argv in the container over the fd-passing protocol; returns the exit status for ctctl
- * (the command's, or 1/126/127/255 as documented in `ctctl exec --help`). */
+/* Runs argv in the container over the ct-exec upgrade, on a terminal of its own in the
+ * container (tty) or on our stdin/stdout/stderr; returns the exit status for ctctl (the
+ * command's, or 1/126/127/255 as documented in `ctctl exec --help`). */
 int ctl_exec(const ctl *c, const char *name, char **argv, char **env, size_t n_env, const char *cwd,
-	     ctl_error *err);
+	     bool tty, ctl_error *err);
+
+/* ---- ops.c: ctctl operation (alias op) ---- */
+
+extern const char operation_help[];
+int verb_operation(ctl *c, int argc, char **argv, ctl_error *err);
+/* Prints the operation of a 202 answer (--async): a line with its ID, or the JSON. */
+void print_operation_accepted(const ctl *c, const api_reply *r);
+
+/* ---- monitor.c: follows GET /v1/events ---- */
+
+extern const char monitor_help[];
+int verb_monitor(ctl *c, int argc, char **argv, ctl_error *err);
+
+/* ---- remote.c: ctctl remote, and --remote for every verb ---- */
+
+extern const char remote_help[];
+int verb_remote(ctl *c, int argc, char **argv, ctl_error *err);
+/* Reads remote NAME from the client configuration (and makes sure the client has its key). */
+int ctl_remote_load(const char *name, ctl_remote *ret, ctl_error *err);
+void ctl_remote_done(ctl_remote *rem);
+/* For api_call with c->remote: URL, client certificate, pinned server key (handle: CURL *). */
+int ctl_remote_setup_curl(const ctl *c, void *handle, const char *path, ctl_error *err);
+/* A transport failure (a CURLcode) talking to c->remote, with what to do about it. */
+int ctl_remote_curl_error(const ctl *c, int code, const char *curl_msg, ctl_error *err);
 
 /* ---- units.c ---- */
 

@@ -23,8 +23,11 @@ static const char main_help[] =
 	"  exec NAME [--] CMD [ARGS]  run a command in a running container, on this terminal\n"
 	"  list                       list the containers (alias: ls)\n"
 	"  info NAME                  show a container: settings, limits and usage\n"
-	"  set NAME LIMITS...         change a container's limits; live when it runs\n"
+	"  set NAME LIMITS...         change a container's limits (live when it runs) or its\n"
+	"                             autostart (--autostart on|off, --autostart-order N)\n"
 	"  destroy NAME               remove a container and its files (alias: rm)\n"
+	"  operation list|show|wait|cancel [ID]\n"
+	"                             follow operations (start/stop --async) (alias: op)\n"
 	"\n"
 	"Templates:\n"
 	"  template list              list the templates in ctd's cache\n"
@@ -32,11 +35,15 @@ static const char main_help[] =
 	"\n"
 	"Host:\n"
 	"  info                       show ctd's version, cgroup mode and kernel features\n"
+	"  monitor                    follow ctd's events as they happen (--json, --container)\n"
 	"  version                    show the versions of ctctl and ctd\n"
+	"  remote add|list|remove|show-cert|trust|untrust|trusted\n"
+	"                             other hosts' ctd over TLS, and who may reach this one\n"
 	"  help [VERB]                show this text, or a verb's\n"
 	"\n"
 	"Global options (before the verb):\n"
 	"  -s, --socket PATH  ctd's socket (default: $CT_SOCKET, else " CT_RUN_DIR "/ctd.sock)\n"
+	"  -r, --remote NAME  talk to remote NAME's ctd over TLS instead ('ctctl remote add')\n"
 	"  -j, --json         print the API's JSON instead of tables and sentences (also\n"
 	"                     accepted after the verb)\n"
 	"  -h, --help         show this text\n"
@@ -83,6 +90,8 @@ static const ctl_verb *find_verb(const char *name)
 		return find_verb("destroy");
 	if (streq(name, "templates"))
 		return find_verb("template");
+	if (streq(name, "op"))
+		return find_verb("operation");
 	return NULL;
 }
 
@@ -121,6 +130,7 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"socket", required_argument, NULL, 's'},
+		{"remote", required_argument, NULL, 'r'},
 		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -129,6 +139,8 @@ int main(int argc, char **argv)
 	ctl c = {.socket = getenv("CT_SOCKET")};
 	ctl_error err = {0};
 	const ctl_verb *v;
+	const char *remote_name = NULL;
+	ctl_remote rem = {0};
 	int opt, r;
 
 	ensure_stdio();
@@ -137,10 +149,13 @@ int main(int argc, char **argv)
 
 	opterr = 0;
 	/* '+': stop at the verb; what follows belongs to it. */
-	while ((opt = getopt_long(argc, argv, "+:s:jhV", opts, NULL)) >= 0) {
+	while ((opt = getopt_long(argc, argv, "+:s:r:jhV", opts, NULL)) >= 0) {
 		switch (opt) {
 		case 's':
 			c.socket = optarg;
+			break;
+		case 'r':
+			remote_name = optarg;
 			break;
 		case 'j':
 			c.json = true;
@@ -171,12 +186,20 @@ int main(int argc, char **argv)
 	v = find_verb(argv[0]);
 	if (!v)
 		return usage_error(NULL, "unknown verb '%s'", argv[0]);
+	/* exec passes our fds over the Unix socket; monitor streams from it. */
+	if (remote_name && (streq(v->name, "exec") || streq(v->name, "monitor")))
+		return usage_error(NULL, "%s over --remote is not supported yet", v->name);
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
 		fprintf(stderr, "ctctl: cannot initialize libcurl\n");
 		return EXIT_FAIL;
 	}
-	r = v->run(&c, argc, argv, &err);
+	r = remote_name ? ctl_remote_load(remote_name, &rem, &err) : 0;
+	if (r >= 0) {
+		c.remote = remote_name ? &rem : NULL;
+		r = v->run(&c, argc, argv, &err);
+	}
+	ctl_remote_done(&rem);
 	curl_global_cleanup();
 	if (r >= 0)
 		return r;

@@ -37,7 +37,10 @@ static const char create_help[] =
 	"                         spaces, or to give the whole command one word at a time)\n"
 	"  -e, --env K=V          environment of the init process (repeatable)\n"
 	"      --stop-signal SIG  signal that asks init to shut down (SIGTERM, SIGRTMIN+3, 15)\n"
-	"  -s, --start            start it right away\n" LIMITS_HELP
+	"  -s, --start            start it right away\n"
+	"      --autostart        start it when ctd first starts after a host boot\n"
+	"      --autostart-order N  autostart order: lower first, equal ones together\n"
+	"                         (default 0)\n" LIMITS_HELP
 	"  -j, --json             print the new container as JSON\n"
 	"\n"
 	"Examples:\n"
@@ -46,16 +49,17 @@ static const char create_help[] =
 	"  ctctl create job1 --init \"/bin/sh -c\" --init-arg \"sleep 600\"\n";
 
 static const char start_help[] =
-	"Usage: ctctl start NAME\n"
+	"Usage: ctctl start NAME [--async]\n"
 	"\n"
 	"Start a stopped container: its init process in fresh namespaces,\n"
 	"under the container's limits.\n"
 	"\n"
 	"Options:\n"
-	"  -j, --json  print the container as JSON\n";
+	"  -a, --async  do not wait: print the operation's ID (see 'ctctl operation')\n"
+	"  -j, --json   print the container (with --async: the operation) as JSON\n";
 
 static const char stop_help[] =
-	"Usage: ctctl stop NAME [--timeout S] [--force]\n"
+	"Usage: ctctl stop NAME [--timeout S] [--force] [--async]\n"
 	"\n"
 	"Stop a running container: ctd sends init its stop signal (SIGTERM, or SIGRTMIN+3 for\n"
 	"systemd), waits, and kills what is left when the time is up.\n"
@@ -63,7 +67,8 @@ static const char stop_help[] =
 	"Options:\n"
 	"  -t, --timeout S  seconds to wait for a clean shutdown (default 10)\n"
 	"  -f, --force      kill at once, no clean shutdown\n"
-	"  -j, --json       print the container as JSON\n";
+	"  -a, --async      do not wait: print the operation's ID (see 'ctctl operation')\n"
+	"  -j, --json       print the container (with --async: the operation) as JSON\n";
 
 static const char restart_help[] =
 	"Usage: ctctl restart NAME [--timeout S] [--force]\n"
@@ -78,20 +83,25 @@ static const char restart_help[] =
 static const char exec_help[] =
 	"Usage: ctctl exec NAME [OPTIONS] [--] CMD [ARGS...]\n"
 	"\n"
-	"Run a command in a running container with this terminal (or these pipes) as its\n"
-	"stdin, stdout and stderr: ctctl hands them to ctd, so binary data and terminal\n"
-	"programs pass unchanged. ctctl waits and exits with the command's status\n"
-	"(128+N when a signal N ended it). Options come before CMD; use -- when CMD itself\n"
-	"starts with '-'.\n"
+	"Run a command in a running container. On a terminal (stdin and stdout both are\n"
+	"one, or -t) the command gets a new terminal inside the container, which ctctl\n"
+	"connects to this one (in raw mode): ^C, ^Z, job control and window size changes\n"
+	"work there as on a login. Otherwise it gets ctctl's own stdin, stdout and stderr,\n"
+	"handed to ctd, so binary data passes unchanged. ctctl waits and exits with the\n"
+	"command's status (128+N when a signal N ended it). Options come before CMD; use --\n"
+	"when CMD itself starts with '-'.\n"
 	"\n"
 	"Options:\n"
 	"  -e, --env K=V    set a variable for the command (repeatable); --env K copies K\n"
-	"                   from here. On a terminal, TERM is passed on unless given.\n"
+	"                   from here. With a terminal, TERM is passed on unless given.\n"
 	"  -w, --cwd DIR    working directory in the container (default /)\n"
+	"  -t, --tty        give the command a terminal even if this is none\n"
+	"  -T, --no-tty     run on ctctl's stdin/stdout/stderr even on a terminal\n"
 	"\n"
-	"^C, ^\\ and ^Z do not reach the command (it runs in the container, outside this\n"
-	"terminal's foreground process group), and ctctl ignores them so that the command keeps\n"
-	"the terminal until it exits. To end it, use 'ctctl stop' or kill it from elsewhere.\n"
+	"SIGINT, SIGQUIT, SIGTERM and SIGHUP sent to ctctl are passed on to the command\n"
+	"(without a terminal, that is also what ^C and ^\\ do); ctctl still waits for its\n"
+	"status. SIGTSTP (^Z without a terminal) is ignored: the command runs outside this\n"
+	"terminal's process groups and could not be resumed with fg.\n"
 	"\n"
 	"Exit status: the command's; 1 if ctd refused (no such container, not running);\n"
 	"126 if the command could not be started, 127 if it was not found; 255 if the\n"
@@ -99,6 +109,7 @@ static const char exec_help[] =
 	"\n"
 	"Examples:\n"
 	"  ctctl exec web1 -- ps ax\n"
+	"  ctctl exec web1 -- sh\n"
 	"  ctctl exec web1 --cwd /etc -- cat hostname\n"
 	"  tar c site | ctctl exec web1 -- tar x -C /srv\n";
 
@@ -123,7 +134,7 @@ static const char info_help[] =
 	"  -j, --json  print ctd's answer as JSON\n";
 
 static const char set_help[] =
-	"Usage: ctctl set NAME LIMITS... [--force]\n"
+	"Usage: ctctl set NAME [LIMITS...] [--force] [--autostart on|off] [--autostart-order N]\n"
 	"\n"
 	"Change a container's limits. They apply at once when it runs (no restart) and are\n"
 	"kept for later starts. A memory limit below what the container uses is refused,\n"
@@ -132,11 +143,14 @@ static const char set_help[] =
 	"Limits:\n" LIMITS_HELP "\n"
 	"Options:\n"
 	"  -f, --force            apply a memory shrink even when the workload does not fit\n"
+	"      --autostart on|off start it (or not) when ctd first starts after a host boot\n"
+	"      --autostart-order N  autostart order: lower first, equal ones together\n"
 	"  -j, --json             print the container as JSON\n"
 	"\n"
 	"Examples:\n"
 	"  ctctl set web1 --memory 1G --memory-high 900M\n"
-	"  ctctl set web1 --cpus max --pids 2000\n";
+	"  ctctl set web1 --cpus max --pids 2000\n"
+	"  ctctl set web1 --autostart on --autostart-order 10\n";
 
 static const char destroy_help[] =
 	"Usage: ctctl destroy NAME [--force]\n"
@@ -183,7 +197,26 @@ enum {
 	OPT_INIT,
 	OPT_INIT_ARG,
 	OPT_STOP_SIGNAL,
+	OPT_AUTOSTART,
+	OPT_AUTOSTART_ORDER,
 };
+
+/* --autostart-order N: an integer, lower starts first. */
+static int autostart_order_arg(const char *verb, const char *s, json_t **ret)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno || end == s || *end || n < -1000000 || n > 1000000) {
+		usage_error(verb, "--autostart-order needs an integer -1000000..1000000, not '%s'",
+			    s);
+		return EXIT_USAGE;
+	}
+	*ret = json_integer(n);
+	return -1;
+}
 
 /* clang-format off */
 #define COMMON_OPTS {"help", no_argument, NULL, 'h'}, {"json", no_argument, NULL, 'j'}
@@ -378,8 +411,12 @@ static int verb_create(ctl *c, int argc, char **argv, ctl_error *err)
 		{"env", required_argument, NULL, 'e'},
 		{"stop-signal", required_argument, NULL, OPT_STOP_SIGNAL},
 		{"start", no_argument, NULL, 's'},
+		{"autostart", no_argument, NULL, OPT_AUTOSTART},
+		{"autostart-order", required_argument, NULL, OPT_AUTOSTART_ORDER},
 		{},
 	};
+	_cleanup_json_ json_t *autostart_order = NULL;
+	bool autostart = false;
 	_cleanup_json_ json_t *body = json_object(), *init = json_array(), *env = json_array();
 	_cleanup_json_ json_t *limits = NULL;
 	_cleanup_reply_ api_reply reply = {0};
@@ -422,6 +459,15 @@ static int verb_create(ctl *c, int argc, char **argv, ctl_error *err)
 			break;
 		case 's':
 			start = true;
+			break;
+		case OPT_AUTOSTART:
+			autostart = true;
+			break;
+		case OPT_AUTOSTART_ORDER:
+			json_decref(TAKE_PTR(autostart_order));
+			r = autostart_order_arg("create", optarg, &autostart_order);
+			if (r >= 0)
+				return r;
 			break;
 		default:
 			r = common_opt(c, "create", opt, argv);
@@ -466,6 +512,10 @@ static int verb_create(ctl *c, int argc, char **argv, ctl_error *err)
 		r |= set_new(body, "stop_signal", count_arg_to_json(stop_signal));
 	if (start)
 		r |= set_new(body, "start", json_true());
+	if (autostart)
+		r |= set_new(body, "autostart", json_true());
+	if (autostart_order)
+		r |= json_object_set(body, "autostart_order", autostart_order);
 	if (r < 0)
 		return ctl_err(err, -ENOMEM, "out of memory");
 
@@ -501,13 +551,18 @@ static int simple_action(ctl *c, const char *name, const char *action, json_t *b
 
 static int verb_start(ctl *c, int argc, char **argv, ctl_error *err)
 {
-	static const struct option opts[] = {COMMON_OPTS, {}};
+	static const struct option opts[] = {COMMON_OPTS, {"async", no_argument, NULL, 'a'}, {}};
 	_cleanup_reply_ api_reply reply = {0};
 	const char *name;
+	bool async = false;
 	int opt, r;
 
 	optind = 0;
-	while ((opt = getopt_long(argc, argv, ":hj", opts, NULL)) >= 0) {
+	while ((opt = getopt_long(argc, argv, ":hja", opts, NULL)) >= 0) {
+		if (opt == 'a') {
+			async = true;
+			continue;
+		}
 		r = common_opt(c, "start", opt, argv);
 		if (r >= 0)
 			return r;
@@ -515,10 +570,13 @@ static int verb_start(ctl *c, int argc, char **argv, ctl_error *err)
 	r = one_name("start", argc, argv, &name);
 	if (r >= 0)
 		return r;
-	r = simple_action(c, name, "start", NULL, API_TIMEOUT_SLOW, err, &reply);
+	r = simple_action(c, name, async ? "start?async=1" : "start", NULL, API_TIMEOUT_SLOW, err,
+			  &reply);
 	if (r < 0)
 		return r;
-	if (c->json)
+	if (async)
+		print_operation_accepted(c, &reply);
+	else if (c->json)
 		print_raw(&reply);
 	else
 		printf("%s started\n", name);
@@ -528,6 +586,7 @@ static int verb_start(ctl *c, int argc, char **argv, ctl_error *err)
 typedef struct stop_args {
 	long timeout; /* -1: ctd's default */
 	bool force;
+	bool async; /* stop only */
 } stop_args;
 
 /* Parses stop's and restart's options. Returns -1 to go on, or an exit status. */
@@ -538,14 +597,20 @@ static int stop_options(ctl *c, const char *vname, int argc, char **argv, stop_a
 		COMMON_OPTS,
 		{"timeout", required_argument, NULL, 't'},
 		{"force", no_argument, NULL, 'f'},
+		{"async", no_argument, NULL, 'a'},
 		{},
 	};
 	int opt, r;
 
 	*s = (stop_args){.timeout = -1};
 	optind = 0;
-	while ((opt = getopt_long(argc, argv, ":hjt:f", opts, NULL)) >= 0) {
+	while ((opt = getopt_long(argc, argv, ":hjt:fa", opts, NULL)) >= 0) {
 		switch (opt) {
+		case 'a':
+			if (!streq(vname, "stop"))
+				return usage_error(vname, "--async is only for stop and start");
+			s->async = true;
+			break;
 		case 't': {
 			char *end;
 
@@ -581,8 +646,8 @@ static int do_stop(ctl *c, const char *name, const stop_args *s, api_reply *repl
 		return ctl_err(err, -ENOMEM, "out of memory");
 	if (s->force && set_new(body, "force", json_true()) < 0)
 		return ctl_err(err, -ENOMEM, "out of memory");
-	return simple_action(c, name, "stop", json_object_size(body) ? body : NULL, wait, err,
-			     reply);
+	return simple_action(c, name, s->async ? "stop?async=1" : "stop",
+			     json_object_size(body) ? body : NULL, wait, err, reply);
 }
 
 static int verb_stop(ctl *c, int argc, char **argv, ctl_error *err)
@@ -598,7 +663,9 @@ static int verb_stop(ctl *c, int argc, char **argv, ctl_error *err)
 	r = do_stop(c, name, &s, &reply, err);
 	if (r < 0)
 		return r;
-	if (c->json)
+	if (s.async)
+		print_operation_accepted(c, &reply);
+	else if (c->json)
 		print_raw(&reply);
 	else
 		printf("%s stopped\n", name);
@@ -651,11 +718,14 @@ static int verb_exec(ctl *c, int argc, char **argv, ctl_error *err)
 		COMMON_OPTS,
 		{"env", required_argument, NULL, 'e'},
 		{"cwd", required_argument, NULL, 'w'},
+		{"tty", no_argument, NULL, 't'},
+		{"no-tty", no_argument, NULL, 'T'},
 		{},
 	};
 	_cleanup_free_ char **env = calloc(argc + 1, sizeof(char *));
 	_cleanup_free_ bool *env_owned = calloc(argc + 1, sizeof(bool));
 	const char *name = NULL, *cwd = NULL;
+	bool tty = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
 	size_t n_env = 0;
 	int opt, r;
 
@@ -668,8 +738,14 @@ static int verb_exec(ctl *c, int argc, char **argv, ctl_error *err)
 	for (;;) {
 		bool dashdash;
 
-		while ((opt = getopt_long(argc, argv, "+:hje:w:", opts, NULL)) >= 0) {
+		while ((opt = getopt_long(argc, argv, "+:hje:w:tT", opts, NULL)) >= 0) {
 			switch (opt) {
+			case 't':
+				tty = true;
+				break;
+			case 'T':
+				tty = false;
+				break;
 			case 'e':
 				if (optarg[0] == '=' || !*optarg) {
 					r = usage_error("exec", "--env needs K=V or K, not '%s'",
@@ -717,7 +793,7 @@ static int verb_exec(ctl *c, int argc, char **argv, ctl_error *err)
 		goto out;
 	}
 	fflush(stdout);
-	r = ctl_exec(c, name, argv + optind, env, n_env, cwd, err);
+	r = ctl_exec(c, name, argv + optind, env, n_env, cwd, tty, err);
 out:
 	for (size_t i = 0; i < n_env; i++)
 		if (env_owned[i])
@@ -1155,8 +1231,11 @@ static int verb_set(ctl *c, int argc, char **argv, ctl_error *err)
 		COMMON_OPTS,
 		LIMIT_OPTS,
 		{"force", no_argument, NULL, 'f'},
+		{"autostart", required_argument, NULL, OPT_AUTOSTART},
+		{"autostart-order", required_argument, NULL, OPT_AUTOSTART_ORDER},
 		{},
 	};
+	_cleanup_json_ json_t *autostart = NULL, *autostart_order = NULL;
 	_cleanup_json_ json_t *body = json_object(), *limits = NULL;
 	_cleanup_reply_ api_reply reply = {0};
 	_cleanup_free_ char *path = NULL;
@@ -1175,6 +1254,21 @@ static int verb_set(ctl *c, int argc, char **argv, ctl_error *err)
 			force = true;
 			continue;
 		}
+		if (opt == OPT_AUTOSTART) {
+			if (!streq(optarg, "on") && !streq(optarg, "off"))
+				return usage_error("set", "--autostart needs on or off, not '%s'",
+						   optarg);
+			json_decref(autostart);
+			autostart = json_boolean(streq(optarg, "on"));
+			continue;
+		}
+		if (opt == OPT_AUTOSTART_ORDER) {
+			json_decref(TAKE_PTR(autostart_order));
+			r = autostart_order_arg("set", optarg, &autostart_order);
+			if (r >= 0)
+				return r;
+			continue;
+		}
 		r = common_opt(c, "set", opt, argv);
 		if (r >= 0)
 			return r;
@@ -1182,13 +1276,17 @@ static int verb_set(ctl *c, int argc, char **argv, ctl_error *err)
 	r = one_name("set", argc, argv, &name);
 	if (r >= 0)
 		return r;
-	if (!l.any)
+	if (!l.any && !autostart && !autostart_order)
 		return usage_error("set", "nothing to change: give at least one limit, e.g. "
-					  "--memory 1G");
-	r = limits_json("set", &l, &limits);
-	if (r >= 0)
-		return r;
-	if (json_object_set(body, "limits", limits) < 0 ||
+					  "--memory 1G, or --autostart");
+	if (l.any) {
+		r = limits_json("set", &l, &limits);
+		if (r >= 0)
+			return r;
+	}
+	if ((limits && json_object_set(body, "limits", limits) < 0) ||
+	    (autostart && json_object_set(body, "autostart", autostart) < 0) ||
+	    (autostart_order && json_object_set(body, "autostart_order", autostart_order) < 0) ||
 	    (force && set_new(body, "force", json_true()) < 0))
 		return ctl_err(err, -ENOMEM, "out of memory");
 	path = api_container_path(name, NULL);
@@ -1380,6 +1478,9 @@ const ctl_verb ctl_verbs[] = {
 	{"set", verb_set, "change limits", set_help},
 	{"destroy", verb_destroy, "remove a container", destroy_help},
 	{"template", verb_template, "list and import templates", template_help},
+	{"operation", verb_operation, "follow operations", operation_help},
 	{"version", verb_version, "show versions", version_help},
+	{"remote", verb_remote, "remote hosts and trusted clients", remote_help},
+	{"monitor", verb_monitor, "follow ctd's events", monitor_help},
 };
 const size_t ctl_n_verbs = ARRAY_SIZE(ctl_verbs);

@@ -72,9 +72,10 @@ static void h_info(struct request *r)
 			 f.userns, "idmapped_mounts", f.idmapped_mounts, "userfaultfd",
 			 f.userfaultfd, "soft_dirty", f.soft_dirty, "time_ns", f.time_ns);
 	reply_json(r, 200,
-		   json_pack("{s:s, s:s, s:s, s:o, s:s, s:I}", "version", CT_VERSION,
+		   json_pack("{s:s, s:s, s:s, s:o, s:s, s:I, s:o}", "version", CT_VERSION,
 			     "libct_version", ct_version(), "cgroup", cg, "features", feat,
-			     "state_dir", cfg.state_dir, "containers", (json_int_t)ctr_count()));
+			     "state_dir", cfg.state_dir, "containers", (json_int_t)ctr_count(),
+			     "remote", remote_info_json()));
 }
 
 /* ---- containers ---- */
@@ -114,8 +115,9 @@ static bool init_is_systemd(const char *template_name, const char *init)
 
 static void h_create(struct request *r, const char *body, size_t len)
 {
-	static const char *const fields[] = {"name", "template",    "hostname", "limits", "init",
-					     "env",  "stop_signal", "start",	NULL};
+	static const char *const fields[] = {
+		"name",	       "template", "hostname",	"limits",	   "init", "env",
+		"stop_signal", "start",	   "autostart", "autostart_order", NULL};
 	_cleanup_json_ json_t *j = parse_body(r, body, len, true);
 	struct apierr e;
 	ct_error err = {0};
@@ -207,6 +209,13 @@ static void h_create(struct request *r, const char *body, size_t len)
 			goto fail;
 		have_signal = true;
 	}
+	{
+		struct autostart_patch ap;
+
+		if (autostart_from_json(j, &ap, &e) < 0)
+			goto fail;
+		autostart_apply(c, &ap);
+	}
 
 	if (ctr_find(name)) {
 		apierr_set(&e, 409, "conflict", "container '%s' exists", name);
@@ -230,8 +239,11 @@ static void h_create(struct request *r, const char *body, size_t len)
 	}
 	if (ctr_save_config(c, &e) < 0)
 		goto fail_rm;
-	if (start && ctr_start(c, &e) < 0)
+	events_emit("container-created", name, json_pack("{s:s}", "template", tmpl));
+	if (start && ctr_start(c, &e) < 0) {
+		events_emit("container-destroyed", name, NULL);
 		goto fail_rm;
+	}
 	ctr_link(c);
 	log_info("container %s: created from template %s", name, tmpl);
 	reply_json(r, 201, ctr_to_json(c));
@@ -255,12 +267,14 @@ static void h_get(struct request *r, const char *name)
 
 static void h_patch(struct request *r, const char *name, const char *body, size_t len)
 {
-	static const char *const fields[] = {"limits", "force", NULL};
+	static const char *const fields[] = {"limits", "force", "autostart", "autostart_order",
+					     NULL};
 	_cleanup_json_ json_t *j = parse_body(r, body, len, true);
 	struct ctr *c;
 	struct apierr e;
 	ct_error err = {0};
-	ct_limits patch, merged;
+	ct_limits patch = {0}, merged;
+	struct autostart_patch ap;
 	json_t *v;
 	bool force = false;
 
@@ -275,12 +289,15 @@ static void h_patch(struct request *r, const char *name, const char *body, size_
 		}
 		force = json_is_true(v);
 	}
+	if (autostart_from_json(j, &ap, &e) < 0)
+		goto fail;
 	v = json_object_get(j, "limits");
-	if (!v) {
-		apierr_set(&e, 400, "bad_request", "missing field 'limits'");
+	if (!v && !ap.set_on && !ap.set_order) {
+		apierr_set(&e, 400, "bad_request",
+			   "missing field 'limits' (or 'autostart', 'autostart_order')");
 		goto fail;
 	}
-	if (limits_from_json(v, &patch, &e) < 0)
+	if (v && limits_from_json(v, &patch, &e) < 0)
 		goto fail;
 	if (!(c = lookup(r, name)))
 		return;
@@ -299,51 +316,34 @@ static void h_patch(struct request *r, const char *name, const char *body, size_
 		}
 	}
 	ct_limits old = c->limits;
+	bool old_autostart = c->autostart;
+	int old_order = c->autostart_order;
 	c->limits = merged;
+	autostart_apply(c, &ap);
 	if (ctr_save_config(c, &e) < 0) {
 		/* The live change stays (it is what the kernel has now); the disk does not. */
 		c->limits = old;
+		c->autostart = old_autostart;
+		c->autostart_order = old_order;
 		goto fail;
 	}
+	if (patch.set)
+		events_emit("limits-changed", c->name,
+			    json_pack("{s:o, s:o}", "old", limits_to_json_stored(&old), "new",
+				      limits_to_json_stored(&c->limits)));
 	reply_json(r, 200, ctr_to_json(c));
 	return;
 fail:
 	reply_apierr(r, &e);
 }
 
+/* Runs as an operation (ops.c): ?force kills first; ?async=1 answers 202. */
 static void h_delete(struct request *r, const char *name)
 {
 	struct ctr *c = lookup(r, name);
-	struct apierr e;
-	char dir[PATH_MAX];
-	int ret;
 
-	if (!c)
-		return;
-	if (c->state == CTR_RUNNING) {
-		if (!request_arg_true(r, "force")) {
-			reply_error(r, 409, "conflict",
-				    "container '%s' is running: stop it first or use ?force=1",
-				    name);
-			return;
-		}
-		if (ctr_kill_now(c, &e) < 0) {
-			reply_apierr(r, &e);
-			return;
-		}
-	}
-	ctr_path(c, NULL, dir, sizeof(dir));
-	ret = fs_rm_rf(dir);
-	if (ret < 0) {
-		/* config.json may be gone already: keep the container in memory so that a
-		 * retry can finish the job. */
-		reply_error(r, 500, "internal", "cannot remove %s: %s", dir, strerror(-ret));
-		return;
-	}
-	ctr_unlink(c);
-	ctr_free(c);
-	log_info("container %s: destroyed", name);
-	reply_json(r, 200, json_object());
+	if (c)
+		ops_delete(r, c, request_arg_true(r, "force"));
 }
 
 static void h_start(struct request *r, const char *name, const char *body, size_t len)
@@ -361,11 +361,7 @@ static void h_start(struct request *r, const char *name, const char *body, size_
 	}
 	if (!(c = lookup(r, name)))
 		return;
-	if (ctr_start(c, &e) < 0) {
-		reply_apierr(r, &e);
-		return;
-	}
-	reply_json(r, 200, ctr_to_json(c));
+	ops_start(r, c);
 }
 
 static void h_stop(struct request *r, const char *name, const char *body, size_t len)
@@ -377,7 +373,6 @@ static void h_stop(struct request *r, const char *name, const char *body, size_t
 	unsigned timeout = STOP_TIMEOUT_DEFAULT_S;
 	bool force = false;
 	json_t *v;
-	int ret;
 
 	if (!j)
 		return;
@@ -403,12 +398,8 @@ static void h_stop(struct request *r, const char *name, const char *body, size_t
 	}
 	if (!(c = lookup(r, name)))
 		return;
-	ret = ctr_stop(c, r, timeout, force, &e);
-	if (ret < 0)
-		goto fail;
-	if (ret == 1)
-		reply_json(r, 200, ctr_to_json(c));
-	/* ret == 0: parked until init exits */
+	/* Answers now (async, or already stopped) or parks the request until init exits. */
+	ops_stop(r, c, timeout, force);
 	return;
 fail:
 	reply_apierr(r, &e);
@@ -421,6 +412,12 @@ static void h_exec(struct request *r, const char *name, const char *body, size_t
 
 	if (!j)
 		return;
+	/* exec hands over the client's fds: only possible on the Unix socket. */
+	if (request_remote(r)) {
+		reply_error(r, 400, "bad_request",
+			    "exec over a remote connection is not supported yet");
+		return;
+	}
 	if (!(c = lookup(r, name)))
 		return;
 	exec_handle(r, c, j);
@@ -508,7 +505,22 @@ void api_dispatch(struct request *r, enum http_method m, const char *path, const
 
 	if (m == M_HEAD)
 		m = M_GET;
+	if (n == 1 && strcmp(seg[0], "metrics") == 0) {
+		ALLOW(r, m, M_GET, "GET");
+		metrics_handle(r);
+		return;
+	}
 	if (n >= 1 && strcmp(seg[0], "v1") == 0) {
+		if (n == 2 && strcmp(seg[1], "events") == 0) {
+			ALLOW(r, m, M_GET, "GET");
+			events_handle(r);
+			return;
+		}
+		if (n >= 2 && strcmp(seg[1], "remote") == 0) {
+			remote_api(r, m, n, n >= 3 ? seg[2] : NULL, n >= 4 ? seg[3] : NULL, body,
+				   len);
+			return;
+		}
 		if (n == 2 && strcmp(seg[1], "info") == 0) {
 			ALLOW(r, m, M_GET, "GET");
 			h_info(r);
@@ -520,6 +532,10 @@ void api_dispatch(struct request *r, enum http_method m, const char *path, const
 				h_templates(r);
 			else
 				h_template_import(r, body, len);
+			return;
+		}
+		if (n >= 2 && strcmp(seg[1], "operations") == 0) {
+			ops_dispatch(r, m, n >= 3 ? seg[2] : NULL, n >= 4 ? seg[3] : NULL);
 			return;
 		}
 		if (n >= 2 && strcmp(seg[1], "containers") == 0) {

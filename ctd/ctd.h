@@ -79,6 +79,8 @@ int log_parse_level(const char *s);
 void log_set_level(int level);
 bool log_enabled(int level);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* stderr is the journal (JOURNAL_STREAM): "<N>" syslog priorities, no timestamps. */
+void log_detect_journal(void);
 #define log_error(...) log_msg(CTD_LOG_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(CTD_LOG_WARN, __VA_ARGS__)
 #define log_info(...) log_msg(CTD_LOG_INFO, __VA_ARGS__)
@@ -140,8 +142,49 @@ struct ctd_config {
 	const char *template_path;
 	const char *pid_file;
 	const char *cgroup_parent; /* relative to each hierarchy's root; default "ct" */
+	const char *group;	   /* may use the API besides root; default "ct" */
+	gid_t group_gid;	   /* (gid_t)-1 while the group does not exist */
+	unsigned autostart_parallel;
+	const char *listen; /* ADDRESS:PORT of the remote API (TLS, remote.c); NULL: off */
 };
 extern struct ctd_config cfg;
+
+/* ---- config.c: /etc/ct/ctd.conf ---- */
+
+/* Bits of the settings given on the command line: the file does not override them. */
+enum {
+	CFG_SOCKET = 1u << 0,
+	CFG_STATE_DIR = 1u << 1,
+	CFG_TEMPLATE_PATH = 1u << 2,
+	CFG_CGROUP_PARENT = 1u << 3,
+	CFG_GROUP = 1u << 4,
+	CFG_LOG_LEVEL = 1u << 5,
+	CFG_AUTOSTART_PARALLEL = 1u << 6,
+	CFG_PID_FILE = 1u << 7,
+	CFG_LISTEN = 1u << 8,
+};
+/* Reads `key = value` lines into cfg, except the keys in `given`. A missing file is fine
+ * unless explicit. On error prints "ctd: FILE:LINE: ..." and returns < 0. */
+int config_load(const char *path, bool explicit, unsigned given);
+/* "32" -> 32 within 1..max; -EINVAL otherwise. */
+int config_parse_uint(const char *s, unsigned max, unsigned *ret);
+
+/* ---- autostart.c ---- */
+
+struct ctr;
+struct apierr;
+struct autostart_patch {
+	bool set_on, on;
+	bool set_order;
+	int order;
+};
+/* Picks "autostart" (bool) and "autostart_order" (int) out of a create/PATCH body. */
+int autostart_from_json(json_t *body, struct autostart_patch *p, struct apierr *e);
+void autostart_apply(struct ctr *c, const struct autostart_patch *p);
+/* After startup: on the first ctd start since the host booted, starts the autostart
+ * containers from the loop, by order, autostart_parallel per loop turn. */
+void autostart_boot(void);
+void autostart_shutdown(void);
 
 /* Around the calls into libct that clone: the blocked SIGTERM/SIGINT (kept for the
  * signalfd) must not leak into container processes. */
@@ -191,6 +234,16 @@ struct request **request_next_waiter(struct request *r);
 /* Attach an object to free with the request if it was never handed on. */
 void request_set_pending(struct request *r, void *p, void (*free_fn)(void *));
 void *request_take_pending(struct request *r);
+/* The MHD connection (for streaming responses that suspend and resume it). */
+struct MHD_Connection *request_connection(struct request *r);
+/* The TLS peer of a request on the remote listener; NULL on the local socket. */
+struct remote_peer;
+const struct remote_peer *request_remote(struct request *r);
+/* An MHD daemon for the remote listener (remote.c runs it): TLS with these PEMs, a client
+ * certificate requested, the same request handler; requests are remote_authenticate()d. */
+struct MHD_Daemon;
+struct MHD_Daemon *http_tls_daemon_start(int listen_fd, const char *key_pem, const char *cert_pem,
+					 const char *trust_pem);
 
 /* ---- json.c ---- */
 
@@ -226,6 +279,8 @@ struct ctr {
 	int stop_signal;
 	ct_limits limits;
 	char created_at[32];
+	bool autostart;	     /* start when ctd first starts after a host boot */
+	int autostart_order; /* lower first; equal ones together */
 
 	/* runtime */
 	enum ctr_state state;
@@ -266,8 +321,11 @@ json_t *templates_to_json(void);
 
 /* Lifecycle (state.c). */
 int ctr_start(struct ctr *c, struct apierr *e);
-/* Asks for a stop; returns 1 if already stopped, 0 if underway (req parked), < 0 error. */
+/* Asks for a stop; returns 1 if already stopped, 0 if underway (req parked unless NULL),
+ * < 0 error. */
 int ctr_stop(struct ctr *c, struct request *req, unsigned timeout_s, bool force, struct apierr *e);
+/* Stops waiting for a stop (no kill at the timeout); the container is left as it is. */
+void ctr_stop_cancel(struct ctr *c);
 /* Kills everything at once and cleans up (DELETE ?force). */
 int ctr_kill_now(struct ctr *c, struct apierr *e);
 
@@ -289,10 +347,71 @@ void api_dispatch(struct request *r, enum http_method m, const char *path, const
 /* True for requests that change state (logged at info). */
 bool api_is_mutating(enum http_method m);
 
+/* ---- ops.c: operations (start, stop, delete; see API.md) ---- */
+
+/* POST .../start, .../stop, DELETE /v1/containers/{name}: run as an operation; ?async=1
+ * answers 202 and the operation at once, else the request is answered when it finishes. */
+void ops_start(struct request *r, struct ctr *c);
+void ops_stop(struct request *r, struct ctr *c, unsigned timeout_s, bool force);
+void ops_delete(struct request *r, struct ctr *c, bool force);
+/* /v1/operations[/{id}[/{sub}]] */
+void ops_dispatch(struct request *r, enum http_method m, const char *id, const char *sub);
+/* From ctr_finish(): the container's init is gone. */
+void ops_ctr_stopped(struct ctr *c);
+/* Answers the waiters (503) and forgets every operation; before state_shutdown(). */
+void ops_shutdown(void);
+
 /* ---- exec.c ---- */
 
 /* POST /v1/containers/{name}/exec. */
 void exec_handle(struct request *r, struct ctr *c, json_t *body);
 void exec_shutdown(void);
+
+/* ---- remote.c: the remote API over TLS (see API.md) ---- */
+
+struct remote_peer {
+	char name[CT_NAME_MAX + 1]; /* its name in the trust store */
+	char fingerprint[65];	    /* SHA-256 of its certificate, lowercase hex */
+};
+
+/* After state_init(): the host identity (<state-dir>/tls/server.{key,crt}, created on the
+ * first start), the trust store, and with cfg.listen the TLS listener. */
+int remote_init(void);
+void remote_shutdown(void);
+/* Re-reads the trust store (SIGHUP); safe from anywhere, the listener restarts from the loop. */
+void remote_reload(void);
+/* {"fingerprint", "listen"} for GET /v1/info. */
+json_t *remote_info_json(void);
+/* From the loop's after hook (http.c): runs the TLS daemons. */
+void remote_after(void);
+/* 0 if the connection's client certificate is trusted (ret filled), else 403 in e. */
+int remote_authenticate(struct MHD_Connection *conn, struct remote_peer *ret, struct apierr *e);
+/* /v1/remote (n == 2), /v1/remote/{sub} (n == 3), /v1/remote/{sub}/{name} (n == 4). */
+void remote_api(struct request *r, enum http_method m, int n, const char *sub, const char *name,
+		const char *body, size_t len);
+
+/* ---- events.c: GET /v1/events (see API.md) ---- */
+
+/* Appends an event {"seq", "time", "type", "container"?, "data"?} to the ring and wakes the
+ * subscribers. container may be NULL; the data reference is stolen (may be NULL). Progress
+ * of operations: events_emit("operation", name, {"id", "op", "state", ...}). */
+void events_emit(const char *type, const char *container, json_t *data);
+void events_handle(struct request *r);
+/* state.c's hooks: started (or adopted: no event) / init gone (ct_container_reap's result
+ * and status) / freed. They keep the OOM watch that emits "oom-kill". */
+void events_ctr_running(struct ctr *c, bool adopted);
+void events_ctr_stopped(struct ctr *c, int reaped, int status);
+void events_ctr_free(struct ctr *c);
+uint64_t events_emitted(void);
+size_t events_subscribers(void);
+/* Ends every stream; before http_stop(). */
+void events_shutdown(void);
+
+/* ---- metrics.c: GET /metrics ---- */
+
+void metrics_handle(struct request *r);
+uint64_t metrics_now_ns(void);
+/* From http.c, once per reply queued; start_ns from metrics_now_ns() at its arrival. */
+void metrics_http_request(enum http_method m, unsigned status, uint64_t start_ns);
 
 #endif

@@ -1,23 +1,30 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* exec over the Unix socket by fd passing (API.md): after the 101 the client sends one
- * byte with SCM_RIGHTS carrying its stdin/stdout/stderr; the process runs in the container
- * on those very fds (no copy loop), and ctd reports its exit code on the socket.
+ * byte, with SCM_RIGHTS carrying its stdin/stdout/stderr unless it asked for a terminal.
+ * Without a terminal the process runs in the container on those very fds; with one, it runs
+ * on a new terminal of the container's devpts whose master ctd hands to the client (one byte
+ * 'M' with SCM_RIGHTS), which does the copying: ctd never copies data. Either way ctd
+ * forwards the client's {"signal": N} lines to the process and reports its exit code.
  *
  * A session lives from the 101 until the process has exited and been reaped. The upgraded
  * socket sits in our loop (never read blocking); when the client goes away the process is
- * left alone and only reaped. */
+ * left alone and only reaped (on a terminal it is hung up: the client held the master). */
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include <microhttpd.h>
 
 #include "ctd.h"
 
-#define EXEC_MAX_FDS 8 /* room to notice a client that sends too many */
+#define EXEC_MAX_FDS 8	      /* room to notice a client that sends too many */
+#define EXEC_MAX_CTL_LINE 128 /* a control line ({"signal": N}); longer ones are dropped */
+#define EXEC_CTL_READS 16     /* recv()s per wakeup, so that one client cannot hold the loop */
 
 struct exec_session {
 	char name[CT_NAME_MAX + 1];
@@ -25,6 +32,7 @@ struct exec_session {
 	char **env;
 	char *cwd;
 	bool tty;
+	unsigned short rows, cols;
 
 	int sock; /* owned by MHD; closed via urh */
 	struct MHD_UpgradeResponseHandle *urh;
@@ -33,6 +41,11 @@ struct exec_session {
 	pid_t pid;
 	int pidfd;
 	struct loop_source *pid_src;
+
+	/* The control line being read; skipping the rest of one that was too long. */
+	char line[EXEC_MAX_CTL_LINE];
+	size_t line_len;
+	bool line_skip;
 
 	struct exec_session *next;
 };
@@ -142,6 +155,37 @@ static void on_exec_exit(struct loop_source *src, uint32_t events)
 	session_end(s);
 }
 
+/* Hands the terminal's master to the client: one byte 'M' with SCM_RIGHTS. The socket
+ * buffer is empty at this point (the client sends, it does not read), so no wait is needed. */
+static int send_master(struct exec_session *s, int master)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u = {0};
+	char byte = 'M';
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = u.buf,
+		.msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+	ssize_t n;
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &master, sizeof(int));
+	do
+		n = sendmsg(s->sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return n == 1 ? 0 : -EIO;
+}
+
 static void start_process(struct exec_session *s, int fds[3])
 {
 	struct ctr *c = ctr_find(s->name);
@@ -152,8 +196,10 @@ static void start_process(struct exec_session *s, int fds[3])
 		.stdio = {fds[0], fds[1], fds[2]},
 		.uid = 0,
 		.gid = 0,
-		.new_session = s->tty,
+		.pty_rows = s->rows,
+		.pty_cols = s->cols,
 	};
+	_cleanup_close_ int master = -EBADF;
 	ct_error err = {0};
 	int r;
 
@@ -162,7 +208,10 @@ static void start_process(struct exec_session *s, int fds[3])
 		return;
 	}
 	signals_unblock_for_spawn();
-	r = ct_container_exec(c->ct, &opts, &s->pid, &s->pidfd, &err);
+	if (s->tty)
+		r = ct_container_exec_pty(c->ct, &opts, &s->pid, &s->pidfd, &master, &err);
+	else
+		r = ct_container_exec(c->ct, &opts, &s->pid, &s->pidfd, &err);
 	signals_block_again();
 	if (r < 0) {
 		session_fail(s, err.code == -ENOENT ? "not_found" : "internal", "%s",
@@ -176,10 +225,89 @@ static void start_process(struct exec_session *s, int fds[3])
 		session_fail(s, "internal", "cannot watch the process");
 		return;
 	}
-	log_info("exec in %s: started pid %d (%s)", s->name, (int)s->pid, s->argv[0]);
-	/* From now on only a hangup matters. */
-	if (s->sock_src && loop_mod(s->sock_src, EPOLLRDHUP) < 0)
-		session_close_client(s);
+	log_info("exec in %s: started pid %d (%s)%s", s->name, (int)s->pid, s->argv[0],
+		 s->tty ? " on a terminal" : "");
+	if (s->tty) {
+		r = send_master(s, master);
+		if (r < 0) {
+			/* Nobody would hold its terminal: end it now, report when it is reaped. */
+			log_info("exec in %s: cannot pass the terminal to the client: %s; killing "
+				 "pid %d",
+				 s->name, strerror(-r), (int)s->pid);
+			syscall(SYS_pidfd_send_signal, s->pidfd, SIGKILL, NULL, 0);
+			session_close_client(s);
+			return;
+		}
+		/* Only the client holds the master now (closed here by cleanup). */
+	}
+	/* From now on: control lines, and the hangup. */
+}
+
+/* One control line from the client. Anything but a valid {"signal": N} is ignored: the
+ * session has no way to answer it without mixing into the exit-code line. */
+static void session_control(struct exec_session *s, const char *line, size_t len)
+{
+	_cleanup_json_ json_t *j = json_loadb(line, len, 0, NULL);
+	json_t *v = json_is_object(j) ? json_object_get(j, "signal") : NULL;
+	json_int_t sig;
+
+	if (!json_is_integer(v)) {
+		log_debug("exec in %s: ignoring a control line that is not {\"signal\": N}",
+			  s->name);
+		return;
+	}
+	sig = json_integer_value(v);
+	if (sig < 1 || sig > SIGRTMAX) {
+		log_debug("exec in %s: ignoring signal %lld", s->name, (long long)sig);
+		return;
+	}
+	log_info("exec in %s: forwarding SIG%s (%d) to pid %d", s->name,
+		 sigabbrev_np((int)sig) ?: "RT", (int)sig, (int)s->pid);
+	if (syscall(SYS_pidfd_send_signal, s->pidfd, (int)sig, NULL, 0) < 0 && errno != ESRCH)
+		log_warn("exec in %s: cannot signal pid %d: %m", s->name, (int)s->pid);
+}
+
+/* Reads what the client sent after its fds: newline-terminated control lines, each bounded.
+ * Returns false when the client is gone (the socket was handed back). */
+static bool session_read_control(struct exec_session *s)
+{
+	char buf[1024];
+
+	for (int round = 0; round < EXEC_CTL_READS; round++) {
+		ssize_t n = recv(s->sock, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return true;
+			log_info("exec in %s: recv: %m", s->name);
+			session_close_client(s);
+			return false;
+		}
+		if (n == 0) {
+			/* Half-closed: wait for the hangup (epoll always reports it). */
+			loop_mod(s->sock_src, 0);
+			return true;
+		}
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] == '\n') {
+				if (!s->line_skip && s->line_len > 0)
+					session_control(s, s->line, s->line_len);
+				s->line_len = 0;
+				s->line_skip = false;
+			} else if (s->line_skip) {
+				continue;
+			} else if (s->line_len < sizeof(s->line)) {
+				s->line[s->line_len++] = buf[i];
+			} else {
+				log_debug("exec in %s: dropping a control line that is too long",
+					  s->name);
+				s->line_skip = true;
+			}
+		}
+	}
+	return true;
 }
 
 static void on_sock(struct loop_source *src, uint32_t events)
@@ -201,13 +329,13 @@ static void on_sock(struct loop_source *src, uint32_t events)
 	ssize_t n;
 
 	if (s->pid_src) {
-		/* The process runs; the client hung up (or half-closed: wait for the hangup). */
-		if (events & (EPOLLHUP | EPOLLERR)) {
+		/* The process runs: control lines, then maybe the hangup. */
+		if ((events & (EPOLLIN | EPOLLRDHUP)) && !session_read_control(s))
+			return;
+		if (s->sock_src && (events & (EPOLLHUP | EPOLLERR))) {
 			log_info("exec in %s: client went away; pid %d runs on", s->name,
 				 (int)s->pid);
 			session_close_client(s);
-		} else {
-			loop_mod(s->sock_src, 0);
 		}
 		return;
 	}
@@ -232,6 +360,17 @@ static void on_sock(struct loop_source *src, uint32_t events)
 			close(fds[i]);
 		log_info("exec in %s: client went away before sending its fds", s->name);
 		session_end(s);
+		return;
+	}
+	if (s->tty) {
+		/* The process gets a new terminal: fds sent anyway are not used. */
+		for (int i = 0; i < nfds; i++)
+			close(fds[i]);
+		if (byte != 'F') {
+			session_fail(s, "bad_request", "expected one byte 'F'");
+			return;
+		}
+		start_process(s, (int[3]){-1, -1, -1});
 		return;
 	}
 	if (nfds != 3 || (msg.msg_flags & MSG_CTRUNC) || byte != 'F') {
@@ -279,7 +418,7 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, co
 
 void exec_handle(struct request *r, struct ctr *c, json_t *body)
 {
-	static const char *const fields[] = {"argv", "env", "cwd", "tty", NULL};
+	static const char *const fields[] = {"argv", "env", "cwd", "tty", "rows", "cols", NULL};
 	const char *up;
 	struct apierr e;
 	struct exec_session *s = NULL;
@@ -329,6 +468,20 @@ void exec_handle(struct request *r, struct ctr *c, json_t *body)
 			goto fail;
 		}
 		s->tty = json_is_true(v);
+	}
+	for (int i = 0; i < 2; i++) {
+		const char *field = i == 0 ? "rows" : "cols";
+		unsigned short *dst = i == 0 ? &s->rows : &s->cols;
+
+		if (!(v = json_object_get(body, field)))
+			continue;
+		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+		    json_integer_value(v) > USHRT_MAX) {
+			apierr_set(&e, 400, "invalid_argument",
+				   "%s must be an integer from 0 to %u", field, USHRT_MAX);
+			goto fail;
+		}
+		*dst = (unsigned short)json_integer_value(v);
 	}
 	if (c->state != CTR_RUNNING || !c->ct) {
 		apierr_set(&e, 409, "conflict", "container '%s' is not running", c->name);

@@ -15,6 +15,8 @@
 #define HTTP_MAX_BODY (1024 * 1024)
 #define HTTP_MAX_CONNECTIONS 256
 #define HTTP_CONNECTION_TIMEOUT_S 60
+#define HTTP_TLS_MAX_CONNECTIONS 64
+#define HTTP_TLS_IDLE_TIMEOUT_S 300
 
 struct request {
 	struct MHD_Connection *conn;
@@ -42,9 +44,16 @@ struct request {
 
 	void *pending;
 	void (*pending_free)(void *);
+
+	uint64_t start_ns; /* for ctd_http_request_duration_seconds */
+
+	bool is_remote; /* came in on the TLS listener (remote.c) */
+	struct remote_peer remote;
 };
 
 static struct MHD_Daemon *daemon_;
+/* The address is the marker: on_request's cls for the remote listener's daemons. */
+static const char tls_listener;
 static struct loop_source *mhd_src;
 
 static enum http_method parse_method(const char *m)
@@ -181,6 +190,16 @@ void *request_take_pending(struct request *r)
 	return TAKE_PTR(r->pending);
 }
 
+struct MHD_Connection *request_connection(struct request *r)
+{
+	return r->conn;
+}
+
+const struct remote_peer *request_remote(struct request *r)
+{
+	return r->is_remote ? &r->remote : NULL;
+}
+
 static void request_free(struct request *r)
 {
 	if (!r)
@@ -203,6 +222,17 @@ static void log_request(struct request *r)
 		level = CTD_LOG_WARN;
 	if (!log_enabled(level))
 		return;
+	if (r->is_remote) {
+		const char *msg =
+			r->error ? json_string_value(json_object_get(r->json, "message")) : NULL;
+
+		log_msg(level, "%s %s remote %s (%.12s) -> %u%s%s%s%s", r->method_str, r->path,
+			r->remote.name[0] ? r->remote.name : "?",
+			r->remote.fingerprint[0] ? r->remote.fingerprint : "no certificate",
+			r->status, r->error ? " " : "", r->error ? r->error : "", msg ? ": " : "",
+			msg ? msg : "");
+		return;
+	}
 	if (r->error) {
 		const char *msg = json_string_value(json_object_get(r->json, "message"));
 
@@ -223,6 +253,7 @@ static enum MHD_Result queue_reply(struct request *r)
 	if (!r->have_reply)
 		reply_error(r, 500, "internal", "no reply");
 	log_request(r);
+	metrics_http_request(r->method, r->status, r->start_ns);
 	if (r->raw) {
 		resp = TAKE_PTR(r->raw);
 	} else {
@@ -268,6 +299,81 @@ static int peer_credentials(struct MHD_Connection *conn, struct ucred *ret)
 	return 0;
 }
 
+/* The groups the peer had when it connected (SO_PEERGROUPS, Linux 4.13+), else from
+ * /proc/<pid>/status (racy: the pid may have exited and been reused, so that one is only a
+ * fallback). Returns 1 if gid is among them, 0 if not, < 0 if they cannot be read. */
+static int peer_in_group(int fd, pid_t pid, gid_t gid)
+{
+	gid_t small[64];
+	_cleanup_free_ gid_t *big = NULL;
+	gid_t *groups;
+	socklen_t len = sizeof(small);
+	char path[64], line[4096];
+	_cleanup_fclose_ FILE *f = NULL;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, small, &len) == 0) {
+		groups = small;
+	} else if (errno == ERANGE && len > 0 && len <= NGROUPS_MAX * sizeof(gid_t)) {
+		/* len is now the size needed */
+		big = malloc(len);
+		if (!big)
+			return -ENOMEM;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, big, &len) < 0)
+			return -errno;
+		groups = big;
+	} else if (errno == ENOPROTOOPT) {
+		goto proc;
+	} else {
+		return -errno;
+	}
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == gid)
+			return 1;
+	return 0;
+
+proc:
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char *p, *end;
+
+		if (strncmp(line, "Groups:", 7) != 0)
+			continue;
+		for (p = line + 7;; p = end) {
+			unsigned long g = strtoul(p, &end, 10);
+
+			if (end == p)
+				return 0;
+			if ((gid_t)g == gid)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/* Root, and members of cfg.group (by the primary gid or a supplementary one) may manage;
+ * everybody else gets 403, for reads too. */
+static bool peer_may_manage(struct MHD_Connection *conn, const struct ucred *peer)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	int r;
+
+	if (peer->uid == 0)
+		return true;
+	if (cfg.group_gid == (gid_t)-1 || !ci)
+		return false;
+	if (peer->gid == cfg.group_gid)
+		return true;
+	r = peer_in_group(ci->connect_fd, peer->pid, cfg.group_gid);
+	if (r < 0)
+		log_warn("cannot read the groups of peer uid %u pid %d: %s", (unsigned)peer->uid,
+			 (int)peer->pid, strerror(-r));
+	return r > 0;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
@@ -281,6 +387,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (!r)
 			return MHD_NO;
 		r->conn = conn;
+		r->start_ns = metrics_now_ns();
 		r->method = parse_method(method);
 		snprintf(r->method_str, sizeof(r->method_str), "%s", method);
 		r->path = strdup(url);
@@ -290,16 +397,28 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (!r->path)
 			return MHD_NO;
 
+		if (cls == &tls_listener) {
+			/* The remote listener: the client certificate is the identity, and a
+			 * trusted one may manage (remote.c). */
+			struct apierr e;
+
+			r->is_remote = true;
+			if (remote_authenticate(conn, &r->remote, &e) < 0) {
+				reply_apierr(r, &e);
+				return queue_reply(r);
+			}
+			goto authenticated;
+		}
 		if (peer_credentials(conn, &r->peer) < 0) {
 			reply_error(r, 403, "forbidden", "cannot identify the peer");
 			return queue_reply(r);
 		}
-		/* In this first cut only root may use the API. */
-		if (r->peer.uid != 0) {
-			reply_error(r, 403, "forbidden", "only root may use this API (uid %u)",
-				    (unsigned)r->peer.uid);
+		if (!peer_may_manage(conn, &r->peer)) {
+			reply_error(r, 403, "forbidden", "uid %u is not root and not in group '%s'",
+				    (unsigned)r->peer.uid, cfg.group);
 			return queue_reply(r);
 		}
+	authenticated:
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						 MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > HTTP_MAX_BODY) {
@@ -395,6 +514,7 @@ static void http_after(void)
 {
 	if (daemon_)
 		MHD_run(daemon_);
+	remote_after();
 }
 
 const struct loop_hooks *http_hooks(void)
@@ -432,6 +552,22 @@ int http_start(int listen_fd)
 		return r;
 	}
 	return 0;
+}
+
+struct MHD_Daemon *http_tls_daemon_start(int listen_fd, const char *key_pem, const char *cert_pem,
+					 const char *trust_pem)
+{
+	/* No upgrade (exec passes fds: local only). The timeout counts idle time only, so a
+	 * long transfer that keeps moving is never cut. */
+	return MHD_start_daemon(
+		MHD_USE_EPOLL | MHD_USE_TLS | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL,
+		NULL, on_request, (void *)&tls_listener, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)HTTP_TLS_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned)HTTP_TLS_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		(size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+		MHD_OPTION_HTTPS_MEM_KEY, key_pem, MHD_OPTION_HTTPS_MEM_CERT, cert_pem,
+		MHD_OPTION_HTTPS_MEM_TRUST, trust_pem, MHD_OPTION_END);
 }
 
 void http_stop(void)

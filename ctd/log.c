@@ -3,11 +3,34 @@
  * terminal) adds timestamps when it wants them; we add a UTC one for plain files. */
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "ctd.h"
 
 static int log_level = CTD_LOG_INFO;
+static bool log_journal;
+
+/* syslog priorities: err, warning, info, debug */
+static const char log_prio[] = {
+	[CTD_LOG_ERROR] = '3',
+	[CTD_LOG_WARN] = '4',
+	[CTD_LOG_INFO] = '6',
+	[CTD_LOG_DEBUG] = '7',
+};
+
+void log_detect_journal(void)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	/* systemd sets "DEV:INODE" of the stream it connected to stderr; a shell started from
+	 * the service inherits the variable with another stderr, so compare. */
+	log_journal = e && sscanf(e, "%llu:%llu", &dev, &ino) == 2 &&
+		      fstat(STDERR_FILENO, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+		      (unsigned long long)st.st_ino == ino;
+}
 
 static const char *const level_names[] = {
 	[CTD_LOG_ERROR] = "error",
@@ -46,12 +69,18 @@ void log_msg(int level, const char *fmt, ...)
 
 	if (!log_enabled(level))
 		return;
+	if (log_journal) {
+		/* journald reads the priority prefix and adds time, pid and unit itself. */
+		n = snprintf(line, sizeof(line), "<%c>", log_prio[level]);
+		goto body;
+	}
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 
 	n = snprintf(line, sizeof(line), "%s.%03ldZ ctd[%d] %s: ", ts, now.tv_nsec / 1000000,
 		     (int)getpid(), level_names[level]);
+body:
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	va_end(ap);

@@ -61,6 +61,7 @@ void ctr_free(struct ctr *c)
 {
 	if (!c)
 		return;
+	events_ctr_free(c);
 	loop_remove(c->pid_src);
 	loop_remove(c->timer_src);
 	ctd_closep(&c->timer_fd);
@@ -90,6 +91,7 @@ void ctr_unlink(struct ctr *c)
 		if (*p == c) {
 			*p = c->next;
 			c->next = NULL;
+			events_emit("container-destroyed", c->name, NULL);
 			return;
 		}
 }
@@ -148,6 +150,8 @@ int ctr_save_config(struct ctr *c, struct apierr *e)
 	json_object_set_new(j, "stop_signal", signal_to_json(c->stop_signal));
 	json_object_set_new(j, "limits", limits_to_json_stored(&c->limits));
 	json_object_set_new(j, "created_at", json_string(c->created_at));
+	json_object_set_new(j, "autostart", json_boolean(c->autostart));
+	json_object_set_new(j, "autostart_order", json_integer(c->autostart_order));
 	r = save_json(c, "config.json", j);
 	if (r < 0 && e)
 		apierr_set(e, 500, "internal", "cannot save the configuration of '%s': %s", c->name,
@@ -222,6 +226,14 @@ static struct ctr *ctr_load(const char *name)
 	}
 	snprintf(c->created_at, sizeof(c->created_at), "%s",
 		 json_string_value(json_object_get(j, "created_at")) ?: "");
+	{
+		struct autostart_patch ap;
+
+		if (autostart_from_json(j, &ap, &e) < 0)
+			log_warn("container %s: %s; no autostart", name, e.message);
+		else
+			autostart_apply(c, &ap);
+	}
 	return c;
 fail:
 	ctr_free(c);
@@ -281,6 +293,7 @@ static void ctr_finish(struct ctr *c)
 		log_info("container %s: init exited (status unknown: %s)", c->name,
 			 r < 0 ? strerror(-r) : "not reaped");
 	}
+	events_ctr_stopped(c, r, status);
 	if (ct_container_kill_all(c->ct, &err) < 0)
 		log_warn("container %s: killing the remaining processes: %s", c->name, err.msg);
 	if (ct_container_cleanup(c->ct, &err) < 0)
@@ -297,6 +310,7 @@ static void ctr_finish(struct ctr *c)
 	if (r < 0)
 		log_error("container %s: cannot record that it stopped: %s", c->name, strerror(-r));
 	resume_waiters(c);
+	ops_ctr_stopped(c);
 }
 
 static int open_console_log(struct ctr *c)
@@ -401,6 +415,7 @@ int ctr_start(struct ctr *c, struct apierr *e)
 		return -1;
 	}
 	log_info("container %s: started, init pid %d", c->name, (int)c->pid);
+	events_ctr_running(c, false);
 	return 0;
 }
 
@@ -429,6 +444,7 @@ int ctr_kill_now(struct ctr *c, struct apierr *e)
 		return 0;
 	if (ct_container_kill_all(c->ct, &err) < 0)
 		return apierr_from_ct(e, &err, "kill");
+	c->stopping = true; /* the stop reason for the event */
 	ctr_finish(c);
 	return 0;
 }
@@ -464,10 +480,18 @@ int ctr_stop(struct ctr *c, struct request *req, unsigned timeout_s, bool force,
 		log_info("container %s: sent %s, waiting up to %us", c->name,
 			 sigabbrev_np(c->stop_signal) ?: "signal", timeout_s);
 	}
+	if (!req)
+		return 0;
 	*request_next_waiter(req) = c->stop_waiters;
 	c->stop_waiters = req;
 	request_suspend(req);
 	return 0;
+}
+
+void ctr_stop_cancel(struct ctr *c)
+{
+	timer_clear(c);
+	c->stopping = false;
 }
 
 /* ---- templates ---- */
@@ -593,6 +617,8 @@ json_t *ctr_to_json(struct ctr *c)
 	json_object_set_new(j, "stop_signal", signal_to_json(c->stop_signal));
 	json_object_set_new(j, "created_at", json_string(c->created_at));
 	json_object_set_new(j, "limits", limits_to_json(&c->limits));
+	json_object_set_new(j, "autostart", json_boolean(c->autostart));
+	json_object_set_new(j, "autostart_order", json_integer(c->autostart_order));
 	if (c->state == CTR_RUNNING) {
 		ct_stats st;
 		ct_error err = {0};
@@ -641,6 +667,7 @@ static void ctr_adopt(struct ctr *c)
 			return;
 		}
 		log_info("container %s: adopted, init pid %d", c->name, (int)pid);
+		events_ctr_running(c, true);
 		return;
 	}
 	log_info("container %s: was running as pid %d, now gone (%s); marking it stopped", c->name,

@@ -216,6 +216,10 @@ int ct_container_set_limits(ct_container *ct, const ct_limits *lim, unsigned fla
 			    int shrink_timeout_ms, ct_error *err);
 int ct_container_get_limits(ct_container *ct, ct_limits *ret, ct_error *err);
 int ct_container_stats(ct_container *ct, ct_stats *ret, ct_error *err);
+/* A pollable fd (O_CLOEXEC, O_NONBLOCK, owned by the caller) that becomes readable (EPOLLIN)
+ * when the container's memory cgroup may have seen an OOM event; drain it with read() into a
+ * buffer of at least 4096 bytes until EAGAIN, then read oom_kills from ct_container_stats. */
+int ct_container_oom_fd(ct_container *ct, ct_error *err);
 
 typedef struct ct_exec_opts {
 	const char *const *argv; /* required; argv[0] is looked up in PATH inside */
@@ -225,12 +229,23 @@ typedef struct ct_exec_opts {
 	uid_t uid;
 	gid_t gid;
 	bool new_session;	 /* setsid() and make stdin the controlling tty if it is one */
+	unsigned short pty_rows, pty_cols; /* ct_container_exec_pty: initial size; 0: none set */
 } ct_exec_opts;
 
 /* Starts a process inside the running container: all of its namespaces, its cgroup, its
  * root. Returns its host pid and a pidfd (owned by the caller). Does not wait. */
 int ct_container_exec(ct_container *ct, const ct_exec_opts *opts, pid_t *ret_pid,
 		      int *ret_pidfd, ct_error *err);
+
+/* As ct_container_exec, but on a new pseudo-terminal of the container's own devpts instance
+ * (its /dev/ptmx): the process leads a new session with that terminal as its controlling
+ * tty and as stdin/stdout/stderr (opts->stdio and opts->new_session are ignored), so that
+ * `tty` names it and job control works inside. The terminal gets opts->pty_rows x pty_cols
+ * when both are set. The master is returned in ret_pty_master (O_CLOEXEC, blocking, owned by
+ * the caller): whoever holds it is the terminal; when the last copy is closed, the process
+ * is hung up (SIGHUP). */
+int ct_container_exec_pty(ct_container *ct, const ct_exec_opts *opts, pid_t *ret_pid,
+			  int *ret_pidfd, int *ret_pty_master, ct_error *err);
 
 /* Blocking convenience for tests and tools: exec, wait, return the exit code (0..255, or
  * 128+signal) on success. */

@@ -8,6 +8,11 @@
  * the instant of the clone and steps back out afterwards; the child then joins the other
  * namespaces through init's pidfd, and its cgroup (clone3 CLONE_INTO_CGROUP on cgroup v2,
  * else attached by the parent before the child proceeds).
+ *
+ * With a pseudo-terminal (ct_container_exec_pty) the child allocates it itself, after joining
+ * the mount namespace, from the container's own devpts instance: a terminal of the host's
+ * devpts would not exist in there (`tty` would say "not a tty"). It hands the master to the
+ * parent over the sync socket, one SEQPACKET message 'M' with SCM_RIGHTS, before it execs.
  */
 #include <fcntl.h>
 #include <grp.h>
@@ -17,6 +22,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <poll.h>
@@ -36,11 +42,97 @@ static const char *const exec_default_env[] = {
 	NULL,
 };
 
+/* In the child, inside the container's mount namespace: a new terminal from the container's
+ * devpts, whose master goes to the parent. Makes the child a session leader with the peer as
+ * its controlling terminal and returns the peer (an fd above 2), or -errno. */
+static int exec_child_pty(const ct_exec_opts *o, int sync_fd, ct_error *err)
+{
+	int master, peer, unlock = 0, flags;
+	unsigned int ptn;
+	struct stat st;
+	char byte = 'M';
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = u.buf,
+		.msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *cm;
+
+	/* The container owns /dev/ptmx (normally a symlink to pts/ptmx). O_NONBLOCK so that a
+	 * FIFO planted there cannot block us, and with us the parent that waits for us; then
+	 * make sure that what we got is a terminal master. */
+	master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+	if (master < 0)
+		return ct_errno(err, -errno, "cannot open /dev/ptmx in the container");
+	if (fstat(master, &st) < 0 || !S_ISCHR(st.st_mode) || ioctl(master, TIOCGPTN, &ptn) < 0) {
+		close(master);
+		return ct_err(err, -ENOTTY, "/dev/ptmx in the container is not a terminal master");
+	}
+	flags = fcntl(master, F_GETFL);
+	if (flags < 0 || fcntl(master, F_SETFL, flags & ~O_NONBLOCK) < 0 ||
+	    ioctl(master, TIOCSPTLCK, &unlock) < 0) {
+		int r = -errno;
+
+		close(master);
+		return ct_errno(err, r, "cannot unlock the new terminal");
+	}
+	/* By the master, not by a path in /dev/pts that the container could have replaced. */
+	peer = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (peer >= 0 && peer < 3) {
+		int moved = fcntl(peer, F_DUPFD_CLOEXEC, 3);
+
+		close(peer);
+		peer = moved;
+	}
+	if (peer < 0) {
+		int r = -errno;
+
+		close(master);
+		return ct_errno(err, r, "cannot open the new terminal (TIOCGPTPEER)");
+	}
+	if (o->pty_rows && o->pty_cols) {
+		struct winsize ws = { .ws_row = o->pty_rows, .ws_col = o->pty_cols };
+
+		ioctl(master, TIOCSWINSZ, &ws);
+	}
+	if (o->uid)
+		(void)!fchown(peer, o->uid, (gid_t)-1); /* as login does; devpts keeps the group */
+	if (setsid() < 0 || ioctl(peer, TIOCSCTTY, 0) < 0) {
+		int r = -errno;
+
+		close(master);
+		close(peer);
+		return ct_errno(err, r, "cannot make the new terminal the controlling one");
+	}
+	memset(&u, 0, sizeof(u));
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &master, sizeof(int));
+	if (sendmsg(sync_fd, &msg, MSG_NOSIGNAL) != 1) {
+		int r = -errno;
+
+		close(master);
+		close(peer);
+		return ct_errno(err, r, "cannot pass the terminal to the caller");
+	}
+	/* Only the caller holds the master now: when it closes it, we are hung up. */
+	close(master);
+	return peer;
+}
+
 static __attribute__((noreturn)) void exec_child(ct_container *ct, const ct_exec_opts *o,
-						 int sync_fd)
+						 bool pty, int sync_fd)
 {
 	ct_error err = { 0 };
-	int fds[3], nullfd = -1;
+	int fds[3] = { -1, -1, -1 }, nullfd = -1, peer = -1;
 	char go;
 
 	reset_signals();
@@ -49,7 +141,7 @@ static __attribute__((noreturn)) void exec_child(ct_container *ct, const ct_exec
 		_exit(126);
 
 	/* Keep the caller's stdio fds above 2 before we dup them into place. */
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 3 && !pty; i++) {
 		fds[i] = o->stdio[i];
 		if (fds[i] >= 0 && fds[i] < 3) {
 			fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
@@ -77,7 +169,12 @@ static __attribute__((noreturn)) void exec_child(ct_container *ct, const ct_exec
 			 o->cwd ? o->cwd : "/");
 		goto fail;
 	}
-	if (o->new_session && setsid() < 0) {
+	if (pty) {
+		peer = exec_child_pty(o, sync_fd, &err);
+		if (peer < 0)
+			goto fail;
+		fds[0] = fds[1] = fds[2] = peer;
+	} else if (o->new_session && setsid() < 0) {
 		ct_errno(&err, -errno, "setsid failed");
 		goto fail;
 	}
@@ -94,7 +191,7 @@ static __attribute__((noreturn)) void exec_child(ct_container *ct, const ct_exec
 			goto fail;
 		}
 	}
-	if (o->new_session && isatty(0))
+	if (!pty && o->new_session && isatty(0))
 		ioctl(0, TIOCSCTTY, 0);
 	if (o->gid && (setgroups(0, NULL) < 0 || setgid(o->gid) < 0)) {
 		ct_errno(&err, -errno, "cannot set gid %u", (unsigned)o->gid);
@@ -120,18 +217,76 @@ fail:
 	_exit(127);
 }
 
-CT_EXPORT int ct_container_exec(ct_container *ct, const ct_exec_opts *o, pid_t *ret_pid,
-				int *ret_pidfd, ct_error *err)
+/* Parent side of the sync socket after the go: the child sends the pty master (if it has
+ * one), then either its error or nothing (the socket closes on exec). Returns 0 when the child
+ * exec'd, with the master in *ret_master if pty; -errno with err filled otherwise. */
+static int exec_wait_child(int parent_fd, bool pty, int *ret_master, ct_error *err)
+{
+	_cleanup_close_ int master = -EBADF;
+	ct_error child_err;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+
+	for (;;) {
+		struct iovec iov = { .iov_base = &child_err, .iov_len = sizeof(child_err) };
+		struct msghdr msg = {
+			.msg_iov = &iov,
+			.msg_iovlen = 1,
+			.msg_control = u.buf,
+			.msg_controllen = sizeof(u.buf),
+		};
+		int fd = -EBADF;
+		ssize_t n;
+
+		n = recvmsg(parent_fd, &msg, MSG_CMSG_CLOEXEC);
+		if (n < 0 && errno == EINTR)
+			continue;
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); n >= 0 && cm;
+		     cm = CMSG_NXTHDR(&msg, cm)) {
+			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+			    cm->cmsg_len == CMSG_LEN(sizeof(int)) && fd < 0)
+				memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+		}
+		if (n == (ssize_t)sizeof(child_err)) {
+			if (fd >= 0)
+				close(fd);
+			child_err.msg[sizeof(child_err.msg) - 1] = '\0';
+			if (err)
+				*err = child_err;
+			return child_err.code < 0 ? child_err.code : -EIO;
+		}
+		if (n == 1 && pty && fd >= 0 && master < 0 && *(char *)&child_err == 'M' &&
+		    !(msg.msg_flags & MSG_CTRUNC)) {
+			master = fd;
+			continue;
+		}
+		if (fd >= 0)
+			close(fd);
+		if (n != 0)
+			return ct_err(err, -EIO, "the exec'd process died before it started");
+		break;
+	}
+	if (pty && master < 0)
+		return ct_err(err, -EIO, "the exec'd process did not pass its terminal");
+	if (pty)
+		*ret_master = TAKE_FD(master);
+	return 0;
+}
+
+static int exec_start(ct_container *ct, const ct_exec_opts *o, bool pty, pid_t *ret_pid,
+		      int *ret_pidfd, int *ret_pty_master, ct_error *err)
 {
 	_cleanup_close_ int own_pidns = -EBADF, parent_fd = -EBADF, child_fd = -EBADF;
-	_cleanup_close_ int pidfd = -EBADF;
-	ct_error child_err = { 0 };
+	_cleanup_close_ int pidfd = -EBADF, master = -EBADF;
 	int cgfd, r, sv[2];
-	ssize_t n;
 	pid_t pid;
 
 	if (!o || !o->argv || !o->argv[0] || !o->argv[0][0])
 		return ct_err(err, -EINVAL, "no command to execute");
+	if (pty && !ret_pty_master)
+		return ct_err(err, -EINVAL, "a terminal needs somewhere to return its master");
 	if (ct->reaped || ct_container_reap(ct, NULL) == 1)
 		return ct_err(err, -ESRCH, "container '%s' is not running", ct->name);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
@@ -153,7 +308,7 @@ CT_EXPORT int ct_container_exec(ct_container *ct, const ct_exec_opts *o, pid_t *
 	}
 	if (pid == 0) {
 		close(parent_fd);
-		exec_child(ct, o, child_fd);
+		exec_child(ct, o, pty, child_fd);
 	}
 	r = -errno;
 	/* Step back out at once, whatever happened: later children must be born at home. */
@@ -175,22 +330,15 @@ CT_EXPORT int ct_container_exec(ct_container *ct, const ct_exec_opts *o, pid_t *
 		r = ct_errno(err, -errno, "cannot release the exec'd process");
 		goto fail;
 	}
-	n = read(parent_fd, &child_err, sizeof(child_err));
-	if (n == (ssize_t)sizeof(child_err)) {
-		child_err.msg[sizeof(child_err.msg) - 1] = '\0';
-		if (err)
-			*err = child_err;
-		r = child_err.code < 0 ? child_err.code : -EIO;
+	r = exec_wait_child(parent_fd, pty, &master, err);
+	if (r < 0)
 		goto fail;
-	}
-	if (n != 0) {
-		r = ct_err(err, -EIO, "the exec'd process died before it started");
-		goto fail;
-	}
 	if (ret_pid)
 		*ret_pid = pid;
 	if (ret_pidfd)
 		*ret_pidfd = TAKE_FD(pidfd);
+	if (pty)
+		*ret_pty_master = TAKE_FD(master);
 	return 0;
 
 fail:
@@ -198,6 +346,18 @@ fail:
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
 	return r;
+}
+
+CT_EXPORT int ct_container_exec(ct_container *ct, const ct_exec_opts *o, pid_t *ret_pid,
+				int *ret_pidfd, ct_error *err)
+{
+	return exec_start(ct, o, false, ret_pid, ret_pidfd, NULL, err);
+}
+
+CT_EXPORT int ct_container_exec_pty(ct_container *ct, const ct_exec_opts *o, pid_t *ret_pid,
+				    int *ret_pidfd, int *ret_pty_master, ct_error *err)
+{
+	return exec_start(ct, o, true, ret_pid, ret_pidfd, ret_pty_master, err);
 }
 
 CT_EXPORT int ct_container_exec_wait(ct_container *ct, const ct_exec_opts *o, ct_error *err)

@@ -49,7 +49,7 @@ __attribute__((format(printf, 1, 2))) static inline void tap_skip_all(const char
 	vprintf(fmt, ap);
 	va_end(ap);
 	printf("\n");
-	exit(77);
+	exit(0); /* a TAP skip: meson and prove read the plan, not the status */
 }
 
 static inline int tap_done(void)

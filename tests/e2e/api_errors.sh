@@ -10,11 +10,11 @@ CTD=${CTD:-$BUILD/ctd/ctd}
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "1..0 # SKIP needs root"
-	exit 77
+	exit 0
 fi
 if [ ! -x "$CTD" ] || ! command -v curl >/dev/null; then
 	echo "1..0 # SKIP no ctd at $CTD or no curl"
-	exit 77
+	exit 0
 fi
 
 TMP=$(mktemp -d /tmp/ctd-api-errors.XXXXXX)

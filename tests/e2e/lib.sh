@@ -39,7 +39,7 @@ like() { # like GOT SUBSTRING DESCRIPTION
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "1..0 # SKIP needs root"
-	exit 77
+	exit 0
 fi
 
 E2E_DIR=$(mktemp -d /tmp/ct-e2e-XXXXXX)

@@ -6,7 +6,7 @@
 
 if [ -z "${CT_DEBIAN_TEMPLATE:-}" ] || [ ! -r "$CT_DEBIAN_TEMPLATE" ]; then
 	echo "1..0 # SKIP no debian-12 template archive (CT_DEBIAN_TEMPLATE; tests/run builds one)"
-	exit 77
+	exit 0
 fi
 mkdir -p "$ARCHIVES"
 ln -s "$CT_DEBIAN_TEMPLATE" "$ARCHIVES/debian-12.tar.${CT_DEBIAN_TEMPLATE##*.tar.}"

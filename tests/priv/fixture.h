@@ -6,7 +6,7 @@
 
 #include "ct.h"
 
-/* Skips the program (exit 77) unless root and the kernel features are there. */
+/* Skips the program (TAP "1..0 # SKIP", exit 0) unless root and the kernel features are there. */
 void fx_init(void);
 /* Directory of the shared read-only busybox root (the "template cache"). */
 const char *fx_lower(void);
