@@ -1551,9 +1551,15 @@ int cgroup_set_limits(cgroup_handle *cg, const ct_limits *lim, unsigned flags,
 		if (lim->cpuset[0]) {
 			r = cg_write(cg, C_CPUSET, "cpuset.cpus", lim->cpuset, err);
 		} else if (v2) {
-			/* "" = inherit the parent's; libcgroup cannot write an empty value */
-			r = write_file_at(cg->fd2, "cpuset.cpus", "\n");
+			/* "all": the parent's effective CPUs. An empty cpuset.cpus would mean the
+			 * same, but the kernel refuses to empty it while tasks are inside (ENOSPC). */
+			r = read_parent_file(cg->rel, C_CPUSET, "cpuset.cpus.effective", buf,
+					     sizeof(buf));
 			if (r < 0)
+				ct_errno(err, r, "cannot read the parent's cpuset.cpus.effective");
+			else
+				r = write_file_at(cg->fd2, "cpuset.cpus", buf);
+			if (r < 0 && err && err->code == 0)
 				ct_errno(err, r, "cannot reset cpuset.cpus of %s", cg->path);
 		} else {
 			r = read_parent_file(cg->rel, C_CPUSET, "cpuset.cpus", buf, sizeof(buf));

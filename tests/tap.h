@@ -28,14 +28,21 @@ __attribute__((format(printf, 2, 3))) static inline int tap_ok(int cond, const c
 	return cond;
 }
 
+/* A diagnostic: every line of it behind "# ", so that no value breaks the TAP stream. */
 __attribute__((format(printf, 1, 2))) static inline void tap_diag(const char *fmt, ...)
 {
+	char buf[4096];
 	va_list ap;
 
-	printf("# ");
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	printf("# ");
+	for (const char *p = buf; *p; p++) {
+		putchar(*p);
+		if (*p == '\n' && p[1])
+			printf("# ");
+	}
 	printf("\n");
 	fflush(stdout);
 }
