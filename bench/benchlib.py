@@ -223,7 +223,11 @@ class PrivateCtd:
 	def start(self, log_level="warn"):
 		self.build_template()
 		log("starting ctd")
-		cmd = [self.ctd_bin, "--socket", self.sock, "--state-dir", self.state,
+		# The benchmarks measure ctd, not its per-client rate limit (rate_limit = 0: off).
+		conf = os.path.join(self.tmp, "ctd.conf")
+		with open(conf, "w") as f:
+			f.write("rate_limit = 0\n")
+		cmd = [self.ctd_bin, "--config", conf, "--socket", self.sock, "--state-dir", self.state,
 		       "--template-path", self.archives, "--foreground", "--log-level", log_level,
 		       "--cgroup-parent", self.tag]
 		self.log_file = open(os.path.join(self.tmp, "ctd.log"), "w")

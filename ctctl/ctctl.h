@@ -127,6 +127,49 @@ int api_connect_error(const ctl *c, int errnum, ctl_error *err);
 /* Fills err from an API error object ({"error", "message"}) of an answer with this status. */
 void api_error_from_json(json_t *j, long status, ctl_error *err);
 
+/* ---- term.c: shared by exec.c and console.c ---- */
+
+#include <termios.h>
+
+typedef struct rbuf {
+	char *data;
+	size_t len, cap;
+} rbuf;
+
+void rbuf_done(rbuf *b);
+/* Reads once from fd into b, growing it up to max. Returns bytes read, 0 at EOF, -errno. */
+ssize_t rbuf_read(int fd, rbuf *b, size_t max);
+int send_all(int fd, const char *p, size_t len);
+/* Writes all of p to fd, waiting if fd is non-blocking (the user may have left it so). */
+int write_all(int fd, const char *p, size_t len);
+int connect_unix(const ctl *c, ctl_error *err);
+/* Value of header `name` in the head (NUL-terminated, lines end in \r\n), or NULL. Points into
+ * head; the value ends at the next \r. */
+const char *head_find(const char *head, const char *name, size_t *ret_len);
+/* POSTs body to path on the Unix socket with `Upgrade: proto` and reads the response head.
+ * On 101 returns the socket, with whatever followed the head left in b; otherwise err is
+ * filled from ctd's error (-ENOENT for 404, -EBUSY for 409, else -EIO). */
+int upgrade_open(const ctl *c, const char *path, const char *proto, json_t *body, rbuf *b,
+		 ctl_error *err);
+
+/* The user's terminal in raw mode for the time of a session, restored on the way out. */
+typedef struct rawterm {
+	int fd;
+	bool saved;
+	struct termios old;
+} rawterm;
+
+int rawterm_enter(rawterm *t, int fd);
+void rawterm_restore(rawterm *t);
+struct winsize;
+/* The size of the user's terminal (stdin's, else stdout's); false if neither is one. */
+bool local_winsize(struct winsize *ws);
+
+/* ---- console.c ---- */
+
+extern const char console_help[];
+int verb_console(ctl *c, int argc, char **argv, ctl_error *err);
+
 /* ---- exec.c ---- */
 
 /* Runs argv in the container over the ct-exec upgrade, on a terminal of its own in the

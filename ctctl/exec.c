@@ -13,20 +13,16 @@
  *
  * libcurl cannot send SCM_RIGHTS on its connection, so this speaks the little HTTP it needs by
  * hand: one request, one response head, then the raw socket. */
-#include <ctype.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <termios.h>
 
 #include "ctctl.h"
 
-#define EXEC_MAX_HEAD (64u << 10) /* response head */
-#define EXEC_MAX_BODY (1u << 20)  /* error body before the upgrade (ctd caps requests too) */
 #define EXEC_MAX_LINE (64u << 10) /* the final {"exit_code": N} line */
 #define EXEC_DRAIN_MS 250	  /* after the exit: how long to wait for more terminal output */
 
@@ -35,100 +31,6 @@ enum {
 	EXIT_EXEC_NOT_FOUND = 127,  /* ... because it does not exist */
 	EXIT_EXEC_LOST = 255,	    /* ctd went away before it told us the exit code */
 };
-
-typedef struct rbuf {
-	char *data;
-	size_t len, cap;
-} rbuf;
-
-static void rbuf_done(rbuf *b)
-{
-	free(b->data);
-	*b = (rbuf){0};
-}
-
-/* Reads once from fd into b, growing it up to max. Returns bytes read, 0 at EOF, -errno. */
-static ssize_t rbuf_read(int fd, rbuf *b, size_t max)
-{
-	ssize_t n;
-
-	if (b->len >= max)
-		return -EMSGSIZE;
-	if (b->cap - b->len < 4096 + 1 && b->cap < max + 1) {
-		size_t cap = b->cap ? b->cap * 2 : 8192;
-		char *p;
-
-		if (cap > max + 1)
-			cap = max + 1;
-		p = realloc(b->data, cap);
-		if (!p)
-			return -ENOMEM;
-		b->data = p;
-		b->cap = cap;
-	}
-	do
-		n = recv(fd, b->data + b->len, b->cap - 1 - b->len, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	b->len += n;
-	b->data[b->len] = '\0';
-	return n;
-}
-
-static int send_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
-static int connect_unix(const ctl *c, ctl_error *err)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	_cleanup_close_ int fd = -EBADF;
-
-	if (strlen(c->socket) >= sizeof(sa.sun_path))
-		return api_connect_error(c, ENAMETOOLONG, err);
-	strcpy(sa.sun_path, c->socket);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return ctl_err(err, -errno, "cannot create a socket: %s", strerror(errno));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return api_connect_error(c, errno, err);
-	return TAKE_FD(fd);
-}
-
-/* Value of header `name` in the head (NUL-terminated, lines end in \r\n), or NULL. Points into
- * head; the value ends at the next \r. */
-static const char *head_find(const char *head, const char *name, size_t *ret_len)
-{
-	size_t nlen = strlen(name);
-
-	for (const char *l = strstr(head, "\r\n"); l && l[2]; l = strstr(l + 2, "\r\n")) {
-		const char *p = l + 2, *v;
-
-		if (strncasecmp(p, name, nlen) != 0 || p[nlen] != ':')
-			continue;
-		v = p + nlen + 1;
-		while (*v == ' ' || *v == '\t')
-			v++;
-		*ret_len = strcspn(v, "\r\n");
-		while (*ret_len > 0 && isspace((unsigned char)v[*ret_len - 1]))
-			(*ret_len)--;
-		return v;
-	}
-	return NULL;
-}
 
 /* Hands ctd our stdin, stdout and stderr: one byte 'F' with SCM_RIGHTS {0, 1, 2}. */
 static int send_fds(int sock)
@@ -201,48 +103,6 @@ static json_t *exec_body(char **argv, char **env, size_t n_env, const char *cwd,
 	return TAKE_PTR(body);
 }
 
-/* The answer was not 101: read the JSON error (Content-Length, else until EOF) and report. */
-static int exec_refused(int sock, const char *head, size_t head_len, rbuf *b, long status,
-			ctl_error *err)
-{
-	_cleanup_json_ json_t *j = NULL;
-	size_t want = EXEC_MAX_BODY, vlen;
-	const char *v = head_find(head, "Content-Length", &vlen);
-	const char *body;
-
-	if (v) {
-		unsigned long long cl = strtoull(v, NULL, 10);
-
-		if (cl < EXEC_MAX_BODY)
-			want = cl;
-	}
-	while (b->len - head_len < want) {
-		ssize_t n = rbuf_read(sock, b, head_len + EXEC_MAX_BODY);
-
-		if (n <= 0)
-			break;
-	}
-	body = b->data + head_len;
-	/* Chunked or not, the error object is the first JSON value in what came. */
-	body = strchr(body, '{');
-	if (body)
-		j = json_loads(body, JSON_DISABLE_EOF_CHECK, NULL);
-	api_error_from_json(j, status, err);
-	if (status == 101 || (status >= 200 && status < 300))
-		return ctl_err(err, -EPROTO,
-			       "ctd answered HTTP %ld to exec instead of switching to "
-			       "ct-exec (is it an older ctd?)",
-			       status);
-	switch (status) {
-	case 404:
-		return -ENOENT;
-	case 409:
-		return -EBUSY;
-	default:
-		return -EIO;
-	}
-}
-
 /* Signals.
  *
  * SIGINT, SIGQUIT, SIGTERM and SIGHUP sent to ctctl are forwarded to the command as
@@ -294,69 +154,6 @@ static int send_signal_line(int sock, int sig)
 	int n = snprintf(line, sizeof(line), "{\"signal\":%d}\n", sig);
 
 	return send_all(sock, line, (size_t)n);
-}
-
-/* The user's terminal in raw mode for the time of the session, restored on the way out. */
-typedef struct rawterm {
-	int fd;
-	bool saved;
-	struct termios old;
-} rawterm;
-
-static void rawterm_restore(rawterm *t)
-{
-	if (!t->saved)
-		return;
-	while (tcsetattr(t->fd, TCSADRAIN, &t->old) < 0 && errno == EINTR)
-		;
-	t->saved = false;
-}
-
-static int rawterm_enter(rawterm *t, int fd)
-{
-	struct termios raw;
-
-	if (tcgetattr(fd, &t->old) < 0)
-		return -errno;
-	t->fd = fd;
-	raw = t->old;
-	cfmakeraw(&raw);
-	if (tcsetattr(fd, TCSADRAIN, &raw) < 0)
-		return -errno;
-	t->saved = true;
-	return 0;
-}
-
-/* The size of the user's terminal (stdin's, else stdout's); false if neither is one. */
-static bool local_winsize(struct winsize *ws)
-{
-	for (int fd = STDIN_FILENO; fd <= STDOUT_FILENO; fd++)
-		if (ioctl(fd, TIOCGWINSZ, ws) == 0 && ws->ws_row && ws->ws_col)
-			return true;
-	return false;
-}
-
-/* Writes all of p to fd, waiting if fd is non-blocking (the user may have left it so). */
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN) {
-				struct pollfd pf = {.fd = fd, .events = POLLOUT};
-
-				poll(&pf, 1, -1);
-				continue;
-			}
-			return -errno;
-		}
-		p += n;
-		len -= n;
-	}
-	return 0;
 }
 
 /* Waits for ctd's 'M' with the terminal's master. ctd answers with an error line instead if
@@ -598,15 +395,12 @@ int ctl_exec(const ctl *c, const char *name, char **argv, char **env, size_t n_e
 {
 	_cleanup_(rbuf_done) rbuf b = {0};
 	_cleanup_json_ json_t *body = NULL;
-	_cleanup_free_ char *path = NULL, *req = NULL, *head = NULL;
+	_cleanup_free_ char *path = NULL;
 	_cleanup_close_ int sock = -EBADF, sigfd = -EBADF, master = -EBADF;
 	/* Declared after master: cleanups run in reverse, so the terminal is restored first. */
 	_cleanup_(rawterm_restore) rawterm term = {.fd = -EBADF};
 	struct winsize ws = {0};
 	session s;
-	size_t head_len, req_len;
-	long status;
-	char *end;
 	int r;
 
 	if (tty)
@@ -615,69 +409,16 @@ int ctl_exec(const ctl *c, const char *name, char **argv, char **env, size_t n_e
 	path = api_container_path(name, "/exec");
 	if (!body || !path)
 		return ctl_err(err, -ENOMEM, "out of memory");
-	{
-		_cleanup_free_ char *json = json_dumps(body, JSON_COMPACT);
-		int n;
-
-		if (!json)
-			return ctl_err(err, -ENOMEM, "out of memory");
-		n = asprintf(&req,
-			     "POST %s HTTP/1.1\r\n"
-			     "Host: ct\r\n"
-			     "User-Agent: ctctl/" CT_VERSION "\r\n"
-			     "Connection: Upgrade\r\n"
-			     "Upgrade: ct-exec\r\n"
-			     "Accept: application/json\r\n"
-			     "Content-Type: application/json\r\n"
-			     "Content-Length: %zu\r\n"
-			     "\r\n"
-			     "%s",
-			     path, strlen(json), json);
-		if (n < 0) {
-			req = NULL;
-			return ctl_err(err, -ENOMEM, "out of memory");
-		}
-		req_len = n;
-	}
-
 	/* From here on the signals wait in the signalfd: one that comes before the command runs
 	 * is forwarded once it does (ctd reads control lines only after it started it). */
 	sigfd = exec_signalfd(tty);
 	if (sigfd < 0)
 		return ctl_err(err, sigfd, "cannot set up signal handling: %s", strerror(-sigfd));
 
-	sock = connect_unix(c, err);
+	sock = upgrade_open(c, path, "ct-exec", body, &b, err);
 	if (sock < 0)
 		return sock;
-	r = send_all(sock, req, req_len);
-	if (r < 0)
-		return ctl_err(err, r, "cannot send the request to ctd: %s", strerror(-r));
-
-	/* The response head. ctd sends nothing after a 101 until it has our byte, so whatever
-	 * follows the head in b is the error body of a refusal. */
-	for (;;) {
-		ssize_t n = rbuf_read(sock, &b, EXEC_MAX_HEAD);
-
-		if (n == -EMSGSIZE)
-			return ctl_err(err, -EMSGSIZE, "response head from ctd is too large");
-		if (n < 0)
-			return ctl_err(err, n, "lost connection to ctd: %s", strerror(-n));
-		end = strstr(b.data, "\r\n\r\n");
-		if (end)
-			break;
-		if (n == 0)
-			return ctl_err(err, -ECONNRESET, "lost connection to ctd");
-	}
-	head_len = end + 4 - b.data;
-	head = strndup(b.data, head_len);
-	if (!head)
-		return ctl_err(err, -ENOMEM, "out of memory");
-	if (sscanf(head, "HTTP/1.%*[01] %ld", &status) != 1)
-		return ctl_err(err, -EPROTO, "ctd answered exec with something that is not HTTP");
-	if (status != 101)
-		return exec_refused(sock, head, head_len, &b, status, err);
-	memmove(b.data, b.data + head_len, b.len - head_len + 1);
-	b.len -= head_len;
+	/* ctd sends nothing after a 101 until it has our byte. */
 
 	if (tty) {
 		r = send_all(sock, "F", 1); /* no fds: the command gets a terminal of its own */

@@ -21,6 +21,7 @@ static const char main_help[] =
 	"  stop NAME                  stop a running container (--timeout S, --force)\n"
 	"  restart NAME               stop it if it runs, then start it\n"
 	"  exec NAME [--] CMD [ARGS]  run a command in a running container, on this terminal\n"
+	"  console NAME               attach to its console (Ctrl-a q detaches; --log: output)\n"
 	"  list                       list the containers (alias: ls)\n"
 	"  info NAME                  show a container: settings, limits and usage\n"
 	"  set NAME LIMITS...         change a container's limits (live when it runs) or its\n"

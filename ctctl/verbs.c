@@ -1473,6 +1473,7 @@ const ctl_verb ctl_verbs[] = {
 	{"stop", verb_stop, "stop a container", stop_help},
 	{"restart", verb_restart, "stop and start a container", restart_help},
 	{"exec", verb_exec, "run a command in a container", exec_help},
+	{"console", verb_console, "attach to a container's console", console_help},
 	{"list", verb_list, "list containers", list_help},
 	{"info", verb_info, "show a container or the host", info_help},
 	{"set", verb_set, "change limits", set_help},

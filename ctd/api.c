@@ -464,7 +464,7 @@ fail:
 /* ---- routing ---- */
 
 /* Splits "/v1/containers/web1/start" into at most 4 segments; false if malformed. */
-static int split_path(const char *path, char seg[4][CT_NAME_MAX + 2])
+static int split_path(const char *path, char seg[5][CT_NAME_MAX + 2])
 {
 	int n = 0;
 
@@ -474,7 +474,7 @@ static int split_path(const char *path, char seg[4][CT_NAME_MAX + 2])
 		const char *end = strchrnul(p, '/');
 		size_t len = (size_t)(end - p);
 
-		if (n == 4 || len == 0 || len > CT_NAME_MAX)
+		if (n == 5 || len == 0 || len > CT_NAME_MAX)
 			return -1;
 		memcpy(seg[n], p, len);
 		seg[n][len] = '\0';
@@ -499,12 +499,18 @@ static int split_path(const char *path, char seg[4][CT_NAME_MAX + 2])
 void api_dispatch(struct request *r, enum http_method m, const char *path, const char *body,
 		  size_t len)
 {
-	char seg[4][CT_NAME_MAX + 2];
+	char seg[5][CT_NAME_MAX + 2];
 	ct_error err = {0};
 	int n = split_path(path, seg);
 
 	if (m == M_HEAD)
 		m = M_GET;
+	/* Five segments: only /v1/containers/{name}/console/log. */
+	if (n == 5 && (strcmp(seg[0], "v1") != 0 || strcmp(seg[1], "containers") != 0 ||
+		       strcmp(seg[3], "console") != 0)) {
+		reply_error(r, 404, "not_found", "no route for %.200s", path);
+		return;
+	}
 	if (n == 1 && strcmp(seg[0], "metrics") == 0) {
 		ALLOW(r, m, M_GET, "GET");
 		metrics_handle(r);
@@ -576,6 +582,13 @@ void api_dispatch(struct request *r, enum http_method m, const char *path, const
 			if (strcmp(seg[3], "exec") == 0) {
 				ALLOW(r, m, M_POST, "POST");
 				h_exec(r, name, body, len);
+				return;
+			}
+			if (strcmp(seg[3], "console") == 0) {
+				struct ctr *c = lookup(r, name);
+
+				if (c)
+					console_handle(r, m, c, n == 5 ? seg[4] : NULL, body, len);
 				return;
 			}
 			if (strcmp(seg[3], "checkpoint") == 0 || strcmp(seg[3], "migrate") == 0) {

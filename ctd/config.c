@@ -101,6 +101,14 @@ static int config_line(const char *path, unsigned lineno, char *key, char *value
 			cfg.autostart_parallel = n;
 		return 0;
 	}
+	if (strcmp(key, "rate_limit") == 0) {
+		unsigned n = 0;
+
+		if (strcmp(value, "0") != 0 && config_parse_uint(value, 1000000, &n) < 0)
+			BAD("rate_limit must be an integer 0..1000000, not '%s'", value);
+		cfg.rate_limit = n;
+		return 0;
+	}
 	BAD("unknown key '%s'", key);
 #undef BAD
 }

@@ -146,6 +146,7 @@ struct ctd_config {
 	gid_t group_gid;	   /* (gid_t)-1 while the group does not exist */
 	unsigned autostart_parallel;
 	const char *listen; /* ADDRESS:PORT of the remote API (TLS, remote.c); NULL: off */
+	unsigned rate_limit; /* requests per second per client (burst twice that); 0: off */
 };
 extern struct ctd_config cfg;
 
@@ -292,6 +293,7 @@ struct ctr {
 	struct loop_source *timer_src;
 	struct request *stop_waiters;
 	bool stopping;
+	struct console *console; /* console.c; NULL when stopped, or adopted after a restart */
 
 	struct ctr *next;
 };
@@ -360,6 +362,21 @@ void ops_dispatch(struct request *r, enum http_method m, const char *id, const c
 void ops_ctr_stopped(struct ctr *c);
 /* Answers the waiters (503) and forgets every operation; before state_shutdown(). */
 void ops_shutdown(void);
+
+/* ---- console.c: the container's console terminal (see API.md) ---- */
+
+struct console;
+/* Before a start: a new host terminal for c, drained into a ring and console.log. */
+int console_new(struct ctr *c);
+/* Its slave side, for ct_spec_set_console_fd (ctd keeps it); -EBADF without a console. */
+int console_slave(const struct ctr *c);
+/* The init is gone (or the start failed): drains, detaches the client, frees. NULL-safe. */
+void console_ctr_stopped(struct ctr *c);
+/* From ctr_free (ctd shuts down): the container keeps running without its console. */
+void console_ctr_free(struct ctr *c);
+/* POST /v1/containers/{name}/console (sub NULL), GET .../console/log (sub "log"). */
+void console_handle(struct request *r, enum http_method m, struct ctr *c, const char *sub,
+		    const char *body, size_t len);
 
 /* ---- exec.c ---- */
 

@@ -17,6 +17,12 @@
 #define HTTP_CONNECTION_TIMEOUT_S 60
 #define HTTP_TLS_MAX_CONNECTIONS 64
 #define HTTP_TLS_IDLE_TIMEOUT_S 300
+/* A whole request (headers and body) must arrive within this: the idle timeouts above are
+ * reset by every byte, so a client sending one byte a second would hold a slot forever. */
+#define HTTP_REQUEST_DEADLINE_S 30
+/* One uid may hold at most half the connections: the other half stays for everybody else. */
+#define HTTP_MAX_CONNECTIONS_PER_UID (HTTP_MAX_CONNECTIONS / 2)
+#define RATE_CLIENTS 64 /* token buckets kept; the least recently used one is reused */
 
 struct request {
 	struct MHD_Connection *conn;
@@ -46,15 +52,44 @@ struct request {
 	void (*pending_free)(void *);
 
 	uint64_t start_ns; /* for ctd_http_request_duration_seconds */
+	unsigned retry_after; /* for 429 */
 
 	bool is_remote; /* came in on the TLS listener (remote.c) */
 	struct remote_peer remote;
 };
 
+/* Every connection (both listeners), for the request deadline. */
+struct conn_track {
+	struct MHD_Connection *conn;
+	int fd;
+	uid_t uid; /* the peer on the Unix socket; -1 on the TLS listener */
+	uint64_t deadline_ns; /* 0: none (a request is being handled, or upgraded) */
+	bool upgraded;
+	struct conn_track *prev, *next;
+};
+static struct conn_track *tracks;
+
+/* Per-client token buckets: cfg.rate_limit a second, bursts of twice that. */
+static struct bucket {
+	bool used, remote;
+	uid_t uid;
+	char fingerprint[65];
+	double tokens;
+	uint64_t last_ns;
+} buckets[RATE_CLIENTS];
+
 static struct MHD_Daemon *daemon_;
 /* The address is the marker: on_request's cls for the remote listener's daemons. */
 static const char tls_listener;
 static struct loop_source *mhd_src;
+
+static struct conn_track *track_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
 
 static enum http_method parse_method(const char *m)
 {
@@ -279,11 +314,146 @@ static enum MHD_Result queue_reply(struct request *r)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 		if (r->allow)
 			MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+		if (r->retry_after) {
+			char ra[16];
+
+			snprintf(ra, sizeof(ra), "%u", r->retry_after);
+			MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+		}
 	}
 	r->queued = true;
+	if (r->status == MHD_HTTP_SWITCHING_PROTOCOLS) {
+		struct conn_track *t = track_of(r->conn);
+
+		/* The stream is exec's now (exec.c): no deadline ever again. */
+		if (t)
+			t->upgraded = true;
+	}
 	ret = MHD_queue_response(r->conn, r->status, resp);
 	MHD_destroy_response(resp);
 	return ret;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct conn_track *t = *socket_context;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		t = calloc(1, sizeof(*t));
+		if (!t || !ci) {
+			/* Untracked: only the idle timeout applies. */
+			free(t);
+			return;
+		}
+		t->conn = conn;
+		t->fd = ci->connect_fd;
+		t->uid = (uid_t)-1;
+		if (cls != &tls_listener) {
+			struct ucred peer;
+			socklen_t len = sizeof(peer);
+			unsigned n = 0;
+
+			if (getsockopt(t->fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) == 0)
+				t->uid = peer.uid;
+			for (struct conn_track *o = tracks; o; o = o->next)
+				n += o->uid == t->uid;
+			if (n >= HTTP_MAX_CONNECTIONS_PER_UID) {
+				log_debug("http: uid %u has %u connections; closing a new one",
+					  (unsigned)t->uid, n);
+				shutdown(t->fd, SHUT_RDWR);
+			}
+		}
+		t->deadline_ns = metrics_now_ns() + HTTP_REQUEST_DEADLINE_S * 1000000000ull;
+		t->next = tracks;
+		if (tracks)
+			tracks->prev = t;
+		tracks = t;
+		*socket_context = t;
+		return;
+	}
+	if (!t)
+		return;
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		tracks = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	free(t);
+	*socket_context = NULL;
+}
+
+/* Cuts the connections whose request did not arrive in time: shutdown() makes MHD see the
+ * end of the stream and close it (the fd stays MHD's). Returns ms to the next deadline. */
+static int deadlines_run(void)
+{
+	uint64_t now = metrics_now_ns(), next = 0;
+
+	for (struct conn_track *t = tracks; t; t = t->next) {
+		if (!t->deadline_ns || t->upgraded)
+			continue;
+		if (t->deadline_ns <= now) {
+			log_info("http: a request did not arrive within %ds; closing its connection",
+				 HTTP_REQUEST_DEADLINE_S);
+			shutdown(t->fd, SHUT_RDWR);
+			t->deadline_ns = 0;
+			continue;
+		}
+		if (!next || t->deadline_ns < next)
+			next = t->deadline_ns;
+	}
+	if (!next)
+		return -1;
+	return (int)((next - now) / 1000000 + 1);
+}
+
+/* 0 if the client may make one more request now, else the seconds to wait. */
+static unsigned rate_take(const struct request *r)
+{
+	double rate = cfg.rate_limit, burst = 2.0 * cfg.rate_limit;
+	uint64_t now = metrics_now_ns();
+	struct bucket *b = NULL, *lru = &buckets[0];
+
+	if (!cfg.rate_limit)
+		return 0;
+	for (size_t i = 0; i < ARRAY_SIZE(buckets) && !b; i++) {
+		struct bucket *x = &buckets[i];
+
+		if (!x->used) {
+			if (lru->used)
+				lru = x;
+			continue;
+		}
+		if (x->remote == r->is_remote &&
+		    (r->is_remote ? strcmp(x->fingerprint, r->remote.fingerprint) == 0
+				  : x->uid == r->peer.uid))
+			b = x;
+		else if (lru->used && x->last_ns < lru->last_ns)
+			lru = x;
+	}
+	if (!b) {
+		b = lru;
+		memset(b, 0, sizeof(*b));
+		b->used = true;
+		b->remote = r->is_remote;
+		b->uid = r->peer.uid;
+		snprintf(b->fingerprint, sizeof(b->fingerprint), "%s", r->remote.fingerprint);
+		b->tokens = burst;
+		b->last_ns = now;
+	}
+	b->tokens += (double)(now - b->last_ns) / 1e9 * rate;
+	if (b->tokens > burst)
+		b->tokens = burst;
+	b->last_ns = now;
+	if (b->tokens >= 1.0) {
+		b->tokens -= 1.0;
+		return 0;
+	}
+	return (unsigned)((1.0 - b->tokens) / rate) + 1;
 }
 
 static int peer_credentials(struct MHD_Connection *conn, struct ucred *ret)
@@ -419,6 +589,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return queue_reply(r);
 		}
 	authenticated:
+		r->retry_after = rate_take(r);
+		if (r->retry_after) {
+			reply_error(r, 429, "too_many_requests",
+				    "over %u requests a second; retry in %u s", cfg.rate_limit,
+				    r->retry_after);
+			return queue_reply(r);
+		}
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						 MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > HTTP_MAX_BODY) {
@@ -465,6 +642,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return queue_reply(r);
 	}
 
+	/* The request is complete: from here on it takes the time it takes (a stop, a long
+	 * poll, an event stream). */
+	{
+		struct conn_track *t = track_of(conn);
+
+		if (t)
+			t->deadline_ns = 0;
+	}
 	r->in_dispatch = true;
 	api_dispatch(r, r->method, r->path, r->body, r->body_len);
 	r->in_dispatch = false;
@@ -483,6 +668,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (r && !r->queued)
 		log_debug("%s %s: connection ended before a reply (%d)", r->method_str,
 			  r->path ? r->path : "?", (int)toe);
+	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+		/* The next request on this keep-alive connection gets a fresh deadline. */
+		struct conn_track *t = track_of(conn);
+
+		if (t && !t->upgraded)
+			t->deadline_ns =
+				metrics_now_ns() + HTTP_REQUEST_DEADLINE_S * 1000000000ull;
+	}
 	request_free(r);
 	*con_cls = NULL;
 }
@@ -504,9 +697,12 @@ static void on_mhd_ready(struct loop_source *s, uint32_t events)
 static int http_timeout_ms(void)
 {
 	MHD_UNSIGNED_LONG_LONG to;
+	int dl = deadlines_run();
 
 	if (!daemon_ || MHD_get_timeout(daemon_, &to) != MHD_YES)
-		return -1;
+		return dl;
+	if (dl >= 0 && (MHD_UNSIGNED_LONG_LONG)dl < to)
+		return dl;
 	return to > INT_MAX ? INT_MAX : (int)to;
 }
 
@@ -515,6 +711,7 @@ static void http_after(void)
 	if (daemon_)
 		MHD_run(daemon_);
 	remote_after();
+	deadlines_run();
 }
 
 const struct loop_hooks *http_hooks(void)
@@ -537,7 +734,7 @@ int http_start(int listen_fd)
 		(unsigned)HTTP_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned)HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 		(size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-		MHD_OPTION_END);
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_END);
 	if (!daemon_)
 		return -EIO;
 	di = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_EPOLL_FD);
@@ -566,6 +763,7 @@ struct MHD_Daemon *http_tls_daemon_start(int listen_fd, const char *key_pem, con
 		(unsigned)HTTP_TLS_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned)HTTP_TLS_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 		(size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, (void *)&tls_listener,
 		MHD_OPTION_HTTPS_MEM_KEY, key_pem, MHD_OPTION_HTTPS_MEM_CERT, cert_pem,
 		MHD_OPTION_HTTPS_MEM_TRUST, trust_pem, MHD_OPTION_END);
 }

@@ -15,6 +15,7 @@
 #include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -29,6 +30,7 @@ struct ctd_config cfg = {
 	.group = "ct",
 	.group_gid = (gid_t)-1,
 	.autostart_parallel = 4,
+	.rate_limit = 200,
 };
 
 #ifndef CTD_CONFIG_FILE
@@ -363,6 +365,21 @@ static int daemonize(int *ret_notify)
 	return 0;
 }
 
+/* ctd holds about ten fds per running container (pidfd, OOM watch, console, cgroup
+ * directories...): the usual soft limit of 1024 would cap a host near 100 containers.
+ * Raise the soft limit to the hard one (container inits inherit it, as under most runtimes;
+ * per-container limits are a plan setting for later). */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("cannot raise the open-file limit: %m");
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -528,6 +545,7 @@ int main(int argc, char **argv)
 			  lock_fd == -EADDRINUSE ? "another ctd uses it" : strerror(-lock_fd));
 		return 1;
 	}
+	raise_nofile();
 	r = loop_init();
 	if (r < 0) {
 		log_error("epoll: %s", strerror(-r));

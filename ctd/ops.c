@@ -11,6 +11,7 @@
  * Operations live in memory only: a ctd restart forgets them, and the containers' true
  * state is what adoption finds. Finished ones are kept for a while (OPS_KEEP, OPS_TTL_S)
  * for pollers; waiters (GET .../wait, synchronous requests) hang on the running ones. */
+#include <fcntl.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -464,7 +465,18 @@ static int destroy(struct ctr *c, struct apierr *e)
 	if (c->state == CTR_RUNNING && ctr_kill_now(c, e) < 0)
 		return -1;
 	ctr_path(c, NULL, dir, sizeof(dir));
-	ret = fs_rm_rf(dir);
+	/* config.json first: a ctd that dies in the middle finds no config.json at its next start
+	 * and finishes the delete (state.c). */
+	{
+		_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+
+		if (dfd < 0)
+			ret = errno == ENOENT ? 0 : -errno;
+		else
+			ret = fs_unlink_durable(dfd, "config.json");
+	}
+	if (ret == 0)
+		ret = fs_rm_rf(dir);
 	if (ret < 0)
 		/* config.json may be gone already: keep the container in memory so that a retry
 		 * can finish the job. */

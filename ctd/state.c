@@ -4,7 +4,7 @@
  * <state-dir>/containers/<name>/config.json  what the user asked for (atomic writes)
  *                              /state.json   pid and start time, only while running
  *                              /upper, /work the overlay's writable layer
- *                              /console.log  init's stdout/stderr
+ *                              /console.log  the console's output (console.c; .1 rotated)
  * <state-dir>/templates/<tname>/             unpacked template cache (overlay lower layer)
  *
  * A running container is watched through its init's pidfd; when it fires the container is
@@ -62,6 +62,7 @@ void ctr_free(struct ctr *c)
 	if (!c)
 		return;
 	events_ctr_free(c);
+	console_ctr_free(c);
 	loop_remove(c->pid_src);
 	loop_remove(c->timer_src);
 	ctd_closep(&c->timer_fd);
@@ -299,6 +300,7 @@ static void ctr_finish(struct ctr *c)
 	if (ct_container_cleanup(c->ct, &err) < 0)
 		log_warn("container %s: removing its cgroup: %s", c->name, err.msg);
 
+	console_ctr_stopped(c);
 	loop_remove(TAKE_PTR(c->pid_src));
 	timer_clear(c);
 	ct_container_free(TAKE_PTR(c->ct));
@@ -311,17 +313,6 @@ static void ctr_finish(struct ctr *c)
 		log_error("container %s: cannot record that it stopped: %s", c->name, strerror(-r));
 	resume_waiters(c);
 	ops_ctr_stopped(c);
-}
-
-static int open_console_log(struct ctr *c)
-{
-	char path[PATH_MAX];
-	int fd;
-
-	if (ctr_path(c, "console.log", path, sizeof(path)) < 0)
-		return -ENAMETOOLONG;
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
-	return fd < 0 ? -errno : fd;
 }
 
 static int ensure_dir(struct ctr *c, const char *sub, char *buf, size_t len)
@@ -369,7 +360,6 @@ static int build_spec(struct ctr *c, ct_spec *spec, int console_fd, struct apier
 int ctr_start(struct ctr *c, struct apierr *e)
 {
 	_cleanup_spec_ ct_spec *spec = NULL;
-	_cleanup_close_ int console_fd = -EBADF;
 	ct_error err = {0};
 	ct_container *ct = NULL;
 	int r;
@@ -378,20 +368,24 @@ int ctr_start(struct ctr *c, struct apierr *e)
 		return apierr_set(e, 409, "conflict", "container '%s' is already running", c->name);
 	if (template_ensure(c->template_name, e) < 0)
 		return -1;
-	console_fd = open_console_log(c);
-	if (console_fd < 0)
-		return apierr_set(e, 500, "internal", "cannot open the console log: %s",
-				  strerror(-console_fd));
+	/* A terminal that ctd keeps (console.c): init's stdio and /dev/console. */
+	r = console_new(c);
+	if (r < 0)
+		return apierr_set(e, 500, "internal", "cannot set up the console: %s",
+				  strerror(-r));
 	spec = ct_spec_new();
-	if (!spec)
-		return apierr_set(e, 500, "internal", "out of memory");
-	if (build_spec(c, spec, console_fd, e) < 0)
+	if (!spec || build_spec(c, spec, console_slave(c), e) < 0) {
+		console_ctr_stopped(c);
+		if (!spec)
+			return apierr_set(e, 500, "internal", "out of memory");
 		return -1;
+	}
 
 	signals_unblock_for_spawn();
 	r = ct_container_start(spec, &ct, &err);
 	signals_block_again();
 	if (r < 0) {
+		console_ctr_stopped(c); /* keeps what init said before it failed, in the log */
 		/* The init that cannot be found or exec'd is the caller's problem, not ours. */
 		if (err.code == -ENOENT || err.code == -EACCES || err.code == -ENOEXEC)
 			return apierr_set(e, 400, "invalid_argument", "start: %s", err.msg);
@@ -652,8 +646,14 @@ static void ctr_adopt(struct ctr *c)
 	if (ctr_path(c, "state.json", path, sizeof(path)) < 0)
 		return;
 	j = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-	if (!j)
-		return; /* stopped */
+	if (!j) {
+		/* Stopped. A cgroup left over means a ctd that died inside a start, before it
+		 * recorded the pid: nobody was told it started, so it goes. */
+		if (ct_container_purge(c->name, CGROUP_PARENT, &err) < 0)
+			log_warn("container %s: cannot remove a leftover cgroup: %s", c->name,
+				 err.msg);
+		return;
+	}
 	pid = json_integer_value(json_object_get(j, "pid"));
 	if (pid > 0 && ct_container_open(c->name, CGROUP_PARENT, (pid_t)pid, &c->ct, &err) == 0) {
 		c->pid = (pid_t)pid;
@@ -677,6 +677,72 @@ static void ctr_adopt(struct ctr *c)
 	r = ctr_save_runtime(c);
 	if (r < 0)
 		log_warn("container %s: %s", c->name, strerror(-r));
+}
+
+/* A container directory without config.json is a create or a delete that a ctd did not
+ * finish (create writes config.json first, delete removes it first): it goes. */
+static bool remove_unfinished(int dirfd, const char *name)
+{
+	char path[PATH_MAX];
+	ct_error err = {0};
+	struct stat st;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+		return false;
+	snprintf(path, sizeof(path), "%s/config.json", name);
+	if (fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+		return false;
+	log_warn("container %s: no config.json (an interrupted create or delete); removing it",
+		 name);
+	if (ct_container_purge(name, CGROUP_PARENT, &err) < 0)
+		log_warn("container %s: cannot remove its cgroup: %s", name, err.msg);
+	snprintf(path, sizeof(path), "%s/containers/%s", cfg.state_dir, name);
+	if (fs_rm_rf(path) < 0)
+		log_warn("cannot remove %s", path);
+	return true;
+}
+
+/* Cgroups under our parent that belong to no container (a ctd that died inside a create or a
+ * delete) are killed and removed: in every hierarchy, only below cfg.cgroup_parent. */
+static void remove_orphan_cgroups(void)
+{
+	static const char root[] = "/sys/fs/cgroup";
+	DIR *top = opendir(root);
+	struct dirent *h;
+
+	if (!top)
+		return;
+	while ((h = readdir(top))) {
+		char dir[PATH_MAX], own[PATH_MAX];
+		DIR *d;
+		struct dirent *de;
+
+		if (strcmp(h->d_name, "..") == 0)
+			continue;
+		if (snprintf(dir, sizeof(dir), "%s/%s/%s", root, h->d_name, CGROUP_PARENT) >=
+		    (int)sizeof(dir))
+			continue;
+		d = opendir(dir);
+		if (!d)
+			continue;
+		while ((de = readdir(d))) {
+			ct_error err = {0};
+
+			/* A directory that failed to load (a broken config.json) keeps its
+			 * cgroup: it may still run, and the operator decides. */
+			snprintf(own, sizeof(own), "%s/containers/%s", cfg.state_dir, de->d_name);
+			if (de->d_type != DT_DIR || ct_name_validate(de->d_name, NULL) < 0 ||
+			    ctr_find(de->d_name) || access(own, F_OK) == 0)
+				continue;
+			log_warn("cgroup %s/%s belongs to no container; removing it", dir,
+				 de->d_name);
+			if (ct_container_purge(de->d_name, CGROUP_PARENT, &err) < 0)
+				log_warn("cannot remove cgroup %s/%s: %s", dir, de->d_name,
+					 err.msg);
+		}
+		closedir(d);
+	}
+	closedir(top);
 }
 
 int state_init(void)
@@ -703,7 +769,7 @@ int state_init(void)
 	while ((de = readdir(d))) {
 		struct ctr *c;
 
-		if (ct_name_validate(de->d_name, NULL) < 0)
+		if (ct_name_validate(de->d_name, NULL) < 0 || remove_unfinished(dirfd(d), de->d_name))
 			continue;
 		c = ctr_load(de->d_name);
 		if (!c)
@@ -712,6 +778,7 @@ int state_init(void)
 		ctr_adopt(c);
 	}
 	closedir(d);
+	remove_orphan_cgroups();
 	log_info("%zu containers in %s", ctr_count(), cfg.state_dir);
 	return 0;
 }

@@ -362,7 +362,11 @@ static __attribute__((noreturn)) void child_main(struct child_ctx *c)
 
 	nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	CHILD_CHECK(c, &err, nullfd, "cannot open /dev/null in the container");
-	CHILD_CHECK(c, &err, dup2(nullfd, 0), "cannot set up stdin");
+	/* A terminal console is a login console too (a getty or a shell on /dev/console reads
+	 * it); a log file is not, so input then comes from /dev/null. */
+	CHILD_CHECK(c, &err,
+		    dup2(c->console_fd >= 0 && isatty(c->console_fd) ? c->console_fd : nullfd, 0),
+		    "cannot set up stdin");
 	CHILD_CHECK(c, &err, dup2(c->console_fd >= 0 ? c->console_fd : nullfd, 1),
 		    "cannot set up stdout");
 	CHILD_CHECK(c, &err, dup2(c->console_fd >= 0 ? c->console_fd : nullfd, 2),

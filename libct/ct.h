@@ -162,7 +162,8 @@ int ct_spec_set_cgroup_parent(ct_spec *spec, const char *parent, ct_error *err);
 /* Signal that asks init to shut down: default SIGTERM; systemd wants SIGRTMIN+3. */
 int ct_spec_set_stop_signal(ct_spec *spec, int sig, ct_error *err);
 /* File that receives the container's stdout/stderr (console log); -1 = /dev/null. The fd is
- * duplicated; the caller keeps its own. */
+ * duplicated; the caller keeps its own. When it is a terminal it is also init's stdin and is
+ * bound as /dev/console in the container (a login console); a file leaves stdin /dev/null. */
 int ct_spec_set_console_fd(ct_spec *spec, int fd, ct_error *err);
 /* Checks that the spec is complete and consistent (name, root, init). */
 int ct_spec_validate(const ct_spec *spec, ct_error *err);
