@@ -137,7 +137,7 @@ is "$(api GET "/v1/operations/$op/wait?timeout=-1" | code)" 400 "a bad wait time
 # ---- the list is bounded ----
 urls=()
 for _ in $(seq 300); do urls+=("http://ct/v1/containers/o3/stop"); done
-curl -s -o /dev/null --unix-socket "$SOCK" -X POST "${urls[@]}"
+curl -s --unix-socket "$SOCK" -X POST "${urls[@]}" >/dev/null
 n=$(api GET /v1/operations | body | json 'len(j["operations"])')
 lt "$n" 257 && ok 0 "after 300 more operations the list keeps $n (at most 256 finished)" ||
 	ok 1 "after 300 more operations the list keeps $n (at most 256 finished)"
