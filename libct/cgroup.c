@@ -1626,6 +1626,14 @@ int cgroup_get_limits(cgroup_handle *cg, ct_limits *ret, ct_error *err)
 		    cgmap_parse_cpu_max_v2(buf, &l.cpus_milli) == 0)
 			l.set |= CT_LIM_CPUS;
 		if (read_file_at(fd, "cpuset.cpus", buf, sizeof(buf)) >= 0) {
+			char pbuf[256];
+
+			/* "all" is written as the parent's effective CPUs (see set_limits) */
+			if (buf[0] &&
+			    read_parent_file(cg->rel, C_CPUSET, "cpuset.cpus.effective", pbuf,
+					     sizeof(pbuf)) >= 0 &&
+			    strcmp(pbuf, buf) == 0)
+				buf[0] = '\0';
 			if (strlen(buf) < sizeof(l.cpuset)) {
 				strcpy(l.cpuset, buf);
 				l.set |= CT_LIM_CPUSET;
