@@ -32,6 +32,7 @@ struct ct_spec {
 	char cgroup_parent[PATH_MAX];
 	int stop_signal;
 	int console_fd;
+	unsigned security;		/* CT_SEC_* */
 };
 
 struct ct_container {
@@ -41,6 +42,7 @@ struct ct_container {
 	bool is_child;		/* init is our child: we may wait for it */
 	bool reaped;
 	int stop_signal;
+	unsigned security;	/* CT_SEC_* of exec'd processes (the default when opened) */
 	cgroup_handle *cg;
 };
 

@@ -165,6 +165,14 @@ int ct_spec_set_stop_signal(ct_spec *spec, int sig, ct_error *err);
  * duplicated; the caller keeps its own. When it is a terminal it is also init's stdin and is
  * bound as /dev/console in the container (a login console); a file leaves stdin /dev/null. */
 int ct_spec_set_console_fd(ct_spec *spec, int fd, ct_error *err);
+/* The security profile of the container's processes (init and exec'd): CT_SEC_DEFAULT (the
+ * default) fails host-wide syscalls with EPERM (seccomp), drops the matching capabilities and
+ * masks host-wide /proc and /sys files; CT_SEC_NONE turns all of it off. */
+enum {
+	CT_SEC_DEFAULT = 0,
+	CT_SEC_NONE = 1u << 0,
+};
+int ct_spec_set_security(ct_spec *spec, unsigned flags, ct_error *err);
 /* Checks that the spec is complete and consistent (name, root, init). */
 int ct_spec_validate(const ct_spec *spec, ct_error *err);
 

@@ -28,6 +28,7 @@
 #include <poll.h>
 
 #include "container.h"
+#include "security.h"
 #include "util.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -129,7 +130,8 @@ static int exec_child_pty(const ct_exec_opts *o, int sync_fd, ct_error *err)
 }
 
 static __attribute__((noreturn)) void exec_child(ct_container *ct, const ct_exec_opts *o,
-						 bool pty, int sync_fd)
+						 bool pty, const struct sec_profile *sec,
+						 int sync_fd)
 {
 	ct_error err = { 0 };
 	int fds[3] = { -1, -1, -1 }, nullfd = -1, peer = -1;
@@ -193,6 +195,9 @@ static __attribute__((noreturn)) void exec_child(ct_container *ct, const ct_exec
 	}
 	if (!pty && o->new_session && isatty(0))
 		ioctl(0, TIOCSCTTY, 0);
+	/* While still root: loading the filter without no_new_privs needs CAP_SYS_ADMIN. */
+	if (sec_apply(sec, &err) < 0)
+		goto fail;
 	if (o->gid && (setgroups(0, NULL) < 0 || setgid(o->gid) < 0)) {
 		ct_errno(&err, -errno, "cannot set gid %u", (unsigned)o->gid);
 		goto fail;
@@ -280,6 +285,7 @@ static int exec_start(ct_container *ct, const ct_exec_opts *o, bool pty, pid_t *
 {
 	_cleanup_close_ int own_pidns = -EBADF, parent_fd = -EBADF, child_fd = -EBADF;
 	_cleanup_close_ int pidfd = -EBADF, master = -EBADF;
+	struct sec_profile sec;
 	int cgfd, r, sv[2];
 	pid_t pid;
 
@@ -297,8 +303,14 @@ static int exec_start(ct_container *ct, const ct_exec_opts *o, bool pty, pid_t *
 	own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
 	if (own_pidns < 0)
 		return ct_errno(err, -errno, "cannot open our own PID namespace");
-	if (setns(ct->pidfd, CLONE_NEWPID) < 0)
+	/* Built here: the child must not allocate. */
+	r = sec_prepare(ct->security, &sec, err);
+	if (r < 0)
+		return r;
+	if (setns(ct->pidfd, CLONE_NEWPID) < 0) {
+		sec_release(&sec);
 		return ct_errno(err, -errno, "cannot enter the PID namespace of '%s'", ct->name);
+	}
 
 	cgfd = cgroup_dirfd(ct->cg);
 	pid = ct_clone3(0, cgfd >= 0 ? cgfd : -1, &pidfd);
@@ -308,9 +320,10 @@ static int exec_start(ct_container *ct, const ct_exec_opts *o, bool pty, pid_t *
 	}
 	if (pid == 0) {
 		close(parent_fd);
-		exec_child(ct, o, pty, child_fd);
+		exec_child(ct, o, pty, &sec, child_fd);
 	}
 	r = -errno;
+	sec_release(&sec);
 	/* Step back out at once, whatever happened: later children must be born at home. */
 	if (setns(own_pidns, CLONE_NEWPID) < 0) {
 		/* Cannot happen for our own namespace; if it did, every later fork would land in

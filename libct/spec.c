@@ -267,6 +267,14 @@ CT_EXPORT int ct_spec_set_console_fd(ct_spec *s, int fd, ct_error *err)
 	return 0;
 }
 
+CT_EXPORT int ct_spec_set_security(ct_spec *s, unsigned flags, ct_error *err)
+{
+	if (flags & ~(unsigned)CT_SEC_NONE)
+		return ct_err(err, -EINVAL, "unknown security flags 0x%x", flags);
+	s->security = flags;
+	return 0;
+}
+
 CT_EXPORT int ct_spec_validate(const ct_spec *s, ct_error *err)
 {
 	if (!s->name[0])
