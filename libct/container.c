@@ -29,6 +29,7 @@
 #include <sys/wait.h>
 
 #include "container.h"
+#include "net.h"
 #include "security.h"
 #include "util.h"
 
@@ -568,6 +569,11 @@ CT_EXPORT int ct_container_start(const ct_spec *s, ct_container **ret, ct_error 
 		if (r < 0)
 			goto fail_child;
 	}
+	if (s->has_net) {
+		r = net_start(s->name, &s->net, pid, err);
+		if (r < 0)
+			goto fail_child;
+	}
 	if (write(parent_fd, "g", 1) != 1) {
 		r = ct_errno(err, -errno, "cannot signal the container's init");
 		goto fail_child;
@@ -597,6 +603,8 @@ CT_EXPORT int ct_container_start(const ct_spec *s, ct_container **ret, ct_error 
 	ct->stop_signal = s->stop_signal;
 	ct->security = s->security;
 	ct->cg = cg;
+	ct->has_net = s->has_net;
+	ct->net = s->net;
 	*ret = ct;
 	return 0;
 
@@ -605,6 +613,8 @@ fail_child:
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	cgroup_kill_all(cg, 2000, NULL);
+	if (s->has_net)
+		ct_net_cleanup(s->name, &s->net, NULL);
 fail_cgroup:
 	sec_release(&c.sec);
 	cgroup_destroy(cg, NULL);
@@ -759,7 +769,13 @@ CT_EXPORT int ct_container_stop(ct_container *ct, int timeout_ms, ct_error *err)
 
 CT_EXPORT int ct_container_cleanup(ct_container *ct, ct_error *err)
 {
-	return cgroup_destroy(ct->cg, err);
+	int r = 0, q;
+
+	/* Both, whatever the first one says; the first error is the one reported. */
+	if (ct->has_net)
+		r = ct_net_cleanup(ct->name, &ct->net, err);
+	q = cgroup_destroy(ct->cg, r < 0 ? NULL : err);
+	return r < 0 ? r : q;
 }
 
 CT_EXPORT int ct_container_purge(const char *name, const char *cgroup_parent, ct_error *err)

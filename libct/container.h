@@ -12,6 +12,22 @@
 #define CT_MAX_ARGS 256
 #define CT_MAX_ENV 256
 #define CT_MAX_MOUNTS 64
+#define CT_MAX_SECCOMP 128
+#define CT_MAX_DEVICES 64
+
+/* A seccomp override: allow (true) or deny (false) one syscall by name. */
+struct ct_seccomp_rule {
+	char name[64];
+	bool allow;
+};
+
+/* A device allow-list rule: type 'c' or 'b' ('a' = all), major/minor -1 = any, access a
+ * subset of "rwm". */
+struct ct_dev_rule {
+	char type;
+	int major, minor;
+	char access[4];
+};
 
 struct ct_mount {
 	char *source, *target, *fstype, *data;
@@ -33,6 +49,17 @@ struct ct_spec {
 	int stop_signal;
 	int console_fd;
 	unsigned security;		/* CT_SEC_* */
+	struct ct_seccomp_rule seccomp[CT_MAX_SECCOMP];
+	size_t n_seccomp;
+	struct ct_dev_rule devices[CT_MAX_DEVICES];
+	size_t n_devices;
+	/* user namespace (ns & CT_NS_USER): container ids 0..count-1 = host ids uid.. / gid.. */
+	uid_t userns_uid;
+	gid_t userns_gid;
+	uint32_t userns_count;
+	unsigned userns_flags;		/* CT_USERNS_* */
+	bool has_net;
+	ct_net_config net;
 };
 
 struct ct_container {
@@ -44,7 +71,13 @@ struct ct_container {
 	int stop_signal;
 	unsigned security;	/* CT_SEC_* of exec'd processes (the default when opened) */
 	cgroup_handle *cg;
+	bool has_net;
+	ct_net_config net;	/* follows live changes */
+	char idmap_method[16];	/* "idmapped", "shifted-copy", "" */
 };
+
+/* Parses a devices.allow-style rule ("c 1:3 rwm", "b 8:* r", "a"). */
+int ct_dev_rule_parse(const char *s, struct ct_dev_rule *ret, ct_error *err);
 
 /* clone3() that behaves like fork() (0 in the child), with CLONE_PIDFD, and with
  * CLONE_INTO_CGROUP when cgroup_fd >= 0. */

@@ -128,7 +128,7 @@ enum {
 	CT_NS_IPC = 1u << 3,
 	CT_NS_NET = 1u << 4,
 	CT_NS_CGROUP = 1u << 5,
-	CT_NS_USER = 1u << 6, /* not yet supported: reserved for unprivileged containers */
+	CT_NS_USER = 1u << 6, /* set by ct_spec_set_userns; not by ct_spec_set_namespaces */
 	CT_NS_DEFAULT = CT_NS_MNT | CT_NS_PID | CT_NS_UTS | CT_NS_IPC | CT_NS_NET | CT_NS_CGROUP,
 };
 
@@ -171,8 +171,111 @@ int ct_spec_set_console_fd(ct_spec *spec, int fd, ct_error *err);
 enum {
 	CT_SEC_DEFAULT = 0,
 	CT_SEC_NONE = 1u << 0,
+	/* no_new_privs for init and every exec'd process. Off by default: it also stops the
+	 * guest's own setuid programs (su, sudo, ping on older systems) from gaining privilege. */
+	CT_SEC_NO_NEW_PRIVS = 1u << 1,
 };
 int ct_spec_set_security(ct_spec *spec, unsigned flags, ct_error *err);
+/* Per-container seccomp overrides of the default profile, by syscall name (as libseccomp
+ * knows them, e.g. "keyctl"): allow one the profile denies, or deny (EPERM) one more. A later
+ * call for the same name replaces the earlier one. Unknown names are refused. */
+int ct_spec_seccomp_allow(ct_spec *spec, const char *syscall, ct_error *err);
+int ct_spec_seccomp_deny(ct_spec *spec, const char *syscall, ct_error *err);
+/* The device allow-list (enforced by the devices cgroup on v1, a BPF device program on v2).
+ * The default list holds the standard character devices (null zero full random urandom tty
+ * console ptmx, the container's own ptys). A rule in the devices.allow syntax ("c 10:200 rwm",
+ * "b 8:* r", major/minor "*" = any) is allowed in addition; it creates no node. */
+int ct_spec_add_device(ct_spec *spec, const char *rule, ct_error *err);
+
+/* ---- user namespaces (unprivileged containers) ---- */
+
+enum {
+	/* Skip idmapped mounts and use the shifted copy of the template even where the kernel
+	 * has them (for tests, and for filesystems that refuse idmapping). */
+	CT_USERNS_SHIFTED_COPY = 1u << 0,
+};
+/* Runs the container in a user namespace in which ids 0..count-1 are host ids
+ * host_uid..host_uid+count-1 (and the same for gids): root inside is an unprivileged uid
+ * outside. count >= 65536 is advised (a Debian system uses ids up to 65534); host_uid must
+ * not be 0. The template (the overlay's lower layer) is shared and appears owned by the
+ * container's ids through an idmapped mount where the kernel supports idmapped overlay
+ * layers; elsewhere ct makes (once, then reuses) a shifted copy next to the upper directory,
+ * "<dirname(upper)>/lower-shifted". Files the container writes land in its upper directory
+ * with the host ids (shifted). */
+int ct_spec_set_userns(ct_spec *spec, uid_t host_uid, gid_t host_gid, uint32_t count,
+		       unsigned flags, ct_error *err);
+
+/* ---- network ---- */
+
+#define CT_IFNAME_MAX 15 /* IFNAMSIZ - 1 */
+#define CT_NET_MAX_ADDRS 16
+#define CT_NET_MAX_ROUTES 16
+
+typedef struct ct_net_addr {
+	int family;	  /* AF_INET or AF_INET6; 0 = none */
+	uint8_t addr[16]; /* network byte order; IPv4 uses the first 4 bytes */
+	uint8_t prefix;	  /* prefix length */
+} ct_net_addr;
+
+/* "10.0.0.2/24", "fd00::2/64", or a bare address (prefix 32 or 128). */
+int ct_net_addr_parse(const char *s, ct_net_addr *ret, ct_error *err);
+/* Formats "10.0.0.2/24" into buf (64 bytes suffice); returns buf. */
+const char *ct_net_addr_format(const ct_net_addr *a, char *buf, size_t len);
+
+typedef struct ct_net_route {
+	ct_net_addr dst; /* prefix 0 = the default route */
+	ct_net_addr via; /* the gateway; family 0 = on-link */
+} ct_net_route;
+
+enum ct_net_mode {
+	CT_NET_NONE = 0,   /* only loopback in the container's network namespace */
+	CT_NET_BRIDGE = 1, /* a veth pair, the host end on a bridge (ct_net_bridge_ensure) */
+	CT_NET_ROUTED = 2, /* a veth pair, no bridge: host routes to the container's addresses
+			    * and proxy ARP/NDP, as Virtuozzo's venet; neighbours see no frames
+			    * of each other */
+};
+
+typedef struct ct_net_config {
+	enum ct_net_mode mode;
+	char bridge[CT_IFNAME_MAX + 1];	     /* bridge mode: the host bridge */
+	char host_ifname[CT_IFNAME_MAX + 1]; /* host end; "" = ct_net_host_ifname(name) */
+	char uplink[CT_IFNAME_MAX + 1];	     /* routed mode: the host interface on which the
+					      * host answers ARP/NDP for the container's
+					      * addresses (proxy entries); "" = none */
+	unsigned mtu;			     /* 0 = 1500 */
+	uint8_t mac[6];			     /* eth0's MAC; all zero = derived from the name */
+	size_t n_addrs;
+	ct_net_addr addrs[CT_NET_MAX_ADDRS]; /* eth0's addresses */
+	size_t n_routes;
+	ct_net_route routes[CT_NET_MAX_ROUTES]; /* bridge mode: e.g. a default route via the
+						 * bridge's address; routed mode adds its own
+						 * default routes through the host end */
+	uint64_t rate_bps;		     /* bits per second each way; 0 = unlimited */
+} ct_net_config;
+
+/* Checks names, counts, families, prefixes and that routed mode has no bridge. */
+int ct_net_config_validate(const ct_net_config *net, ct_error *err);
+/* The host end's default name for container NAME: "ct-<name>" when it fits in 15 chars,
+ * else a stable "ct-<prefix>-<hash>". buf must hold CT_IFNAME_MAX + 1 bytes. */
+const char *ct_net_host_ifname(const char *name, char *buf, size_t len);
+/* The container's network (needs CT_NS_NET). Set up by ct_container_start after the clone,
+ * before init runs; rolled back when the start fails. */
+int ct_spec_set_net(ct_spec *spec, const ct_net_config *net, ct_error *err);
+
+/* Host side, shared by containers; idempotent, in the caller's network namespace. */
+/* Creates the bridge if missing, sets its addresses (the containers' gateway) and MTU, and
+ * brings it up. */
+int ct_net_bridge_ensure(const char *bridge, const ct_net_addr *addrs, size_t n_addrs,
+			 unsigned mtu, ct_error *err);
+int ct_net_bridge_delete(const char *bridge, ct_error *err);
+/* Turns on IPv4 and IPv6 forwarding. */
+int ct_net_forwarding_enable(ct_error *err);
+/* Outbound NAT: an nftables table (family inet) named TABLE that masquerades traffic from
+ * the given subnets leaving through any interface but EXCEPT_IF (the bridge; "" = none).
+ * Replaces the table's previous contents. */
+int ct_net_nat_ensure(const char *table, const ct_net_addr *subnets, size_t n_subnets,
+		      const char *except_if, ct_error *err);
+int ct_net_nat_delete(const char *table, ct_error *err);
 /* Checks that the spec is complete and consistent (name, root, init). */
 int ct_spec_validate(const ct_spec *spec, ct_error *err);
 
@@ -259,6 +362,40 @@ int ct_container_exec_pty(ct_container *ct, const ct_exec_opts *opts, pid_t *ret
 /* Blocking convenience for tests and tools: exec, wait, return the exit code (0..255, or
  * 128+signal) on success. */
 int ct_container_exec_wait(ct_container *ct, const ct_exec_opts *opts, ct_error *err);
+
+/* ---- a running container's network and identity ---- */
+
+/* The network config the container was started with (n_addrs etc. follow live changes);
+ * NULL when it has none (mode none, or opened without ct_container_set_net). */
+const ct_net_config *ct_container_net(const ct_container *ct);
+/* Gives an adopted container (ct_container_open) its network config, for the calls below
+ * and for cleanup. */
+int ct_container_set_net(ct_container *ct, const ct_net_config *net, ct_error *err);
+/* Live changes: take effect at once, in the container and on the host. */
+int ct_container_net_addr_add(ct_container *ct, const ct_net_addr *addr, ct_error *err);
+int ct_container_net_addr_del(ct_container *ct, const ct_net_addr *addr, ct_error *err);
+int ct_container_net_set_rate(ct_container *ct, uint64_t rate_bps, ct_error *err);
+
+typedef struct ct_net_stats {
+	/* as seen from the container: rx = received by the container */
+	uint64_t rx_bytes, rx_packets, rx_dropped;
+	uint64_t tx_bytes, tx_packets, tx_dropped;
+} ct_net_stats;
+int ct_container_net_stats(ct_container *ct, ct_net_stats *ret, ct_error *err);
+/* Removes what the container's network left on the host (the veth if the kernel has not yet,
+ * a rate-limit ifb device, host routes, proxy ARP/NDP entries). Idempotent. Called by
+ * ct_container_cleanup; also usable for a container that died while nobody watched. */
+int ct_net_cleanup(const char *name, const ct_net_config *net, ct_error *err);
+
+/* How the container's root is mapped: "idmapped", "shifted-copy", or "" without a user
+ * namespace. */
+const char *ct_container_idmap_method(const ct_container *ct);
+
+/* Re-executes the calling program from a sealed copy of itself in memory (a memfd), so that
+ * no process can ever reach the binary on disk through /proc/<pid>/exe of a process that
+ * joins a container (CVE-2019-5736). Returns 0 when the program already runs from such a
+ * copy; otherwise does not return unless it fails. Call first thing in main(). */
+int ct_self_exe_seal(char *const argv[], ct_error *err);
 
 /* Library version string, e.g. "0.1.0". */
 const char *ct_version(void);

@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <string.h>
 
+#include <seccomp.h>
+
 #include "container.h"
 #include "util.h"
 
@@ -216,10 +218,10 @@ CT_EXPORT int ct_spec_set_namespaces(ct_spec *s, unsigned ns, ct_error *err)
 	if (ns & ~(unsigned)(CT_NS_DEFAULT | CT_NS_USER))
 		return ct_err(err, -EINVAL, "unknown namespace flags 0x%x", ns);
 	if (ns & CT_NS_USER)
-		return ct_err(err, -EOPNOTSUPP, "user namespaces are not supported yet");
+		return ct_err(err, -EINVAL, "user namespaces are set with ct_spec_set_userns");
 	if (!(ns & CT_NS_MNT))
 		return ct_err(err, -EINVAL, "a container needs its own mount namespace");
-	s->ns = ns;
+	s->ns = ns | (s->ns & CT_NS_USER);
 	return 0;
 }
 
@@ -269,9 +271,146 @@ CT_EXPORT int ct_spec_set_console_fd(ct_spec *s, int fd, ct_error *err)
 
 CT_EXPORT int ct_spec_set_security(ct_spec *s, unsigned flags, ct_error *err)
 {
-	if (flags & ~(unsigned)CT_SEC_NONE)
+	if (flags & ~(unsigned)(CT_SEC_NONE | CT_SEC_NO_NEW_PRIVS))
 		return ct_err(err, -EINVAL, "unknown security flags 0x%x", flags);
 	s->security = flags;
+	return 0;
+}
+
+static int seccomp_rule_set(ct_spec *s, const char *name, bool allow, ct_error *err)
+{
+	size_t i;
+
+	if (!name || !*name || strlen(name) >= sizeof(s->seccomp[0].name))
+		return ct_err(err, -EINVAL, "invalid syscall name '%s'", name ? name : "");
+	if (seccomp_syscall_resolve_name(name) == __NR_SCMP_ERROR)
+		return ct_err(err, -EINVAL, "unknown syscall '%s'", name);
+	for (i = 0; i < s->n_seccomp; i++)
+		if (strcmp(s->seccomp[i].name, name) == 0)
+			break;
+	if (i == s->n_seccomp) {
+		if (s->n_seccomp >= CT_MAX_SECCOMP)
+			return ct_err(err, -E2BIG, "more than %d seccomp overrides", CT_MAX_SECCOMP);
+		s->n_seccomp++;
+	}
+	strcpy(s->seccomp[i].name, name);
+	s->seccomp[i].allow = allow;
+	return 0;
+}
+
+CT_EXPORT int ct_spec_seccomp_allow(ct_spec *s, const char *name, ct_error *err)
+{
+	return seccomp_rule_set(s, name, true, err);
+}
+
+CT_EXPORT int ct_spec_seccomp_deny(ct_spec *s, const char *name, ct_error *err)
+{
+	return seccomp_rule_set(s, name, false, err);
+}
+
+static int parse_dev_num(const char **p, int *ret)
+{
+	char *end;
+	long v;
+
+	if (**p == '*') {
+		(*p)++;
+		*ret = -1;
+		return 0;
+	}
+	if (**p < '0' || **p > '9')
+		return -1;
+	errno = 0;
+	v = strtol(*p, &end, 10);
+	if (errno || v < 0 || v > 0xfffff)
+		return -1;
+	*p = end;
+	*ret = (int)v;
+	return 0;
+}
+
+int ct_dev_rule_parse(const char *s, struct ct_dev_rule *ret, ct_error *err)
+{
+	struct ct_dev_rule r = { .major = -1, .minor = -1, .access = "rwm" };
+	const char *p = s;
+	size_t n = 0;
+
+	if (!s)
+		return ct_err(err, -EINVAL, "empty device rule");
+	if (*p != 'c' && *p != 'b' && *p != 'a')
+		goto bad;
+	r.type = *p++;
+	if (!*p && r.type == 'a') {
+		*ret = r;
+		return 0;
+	}
+	if (*p++ != ' ' || parse_dev_num(&p, &r.major) < 0 || *p++ != ':' ||
+	    parse_dev_num(&p, &r.minor) < 0)
+		goto bad;
+	if (*p == ' ') {
+		p++;
+		memset(r.access, 0, sizeof(r.access));
+		for (; *p && n < 3; p++) {
+			if (!strchr("rwm", *p) || strchr(r.access, *p))
+				goto bad;
+			r.access[n++] = *p;
+		}
+		if (!n || *p)
+			goto bad;
+	} else if (*p) {
+		goto bad;
+	}
+	*ret = r;
+	return 0;
+bad:
+	return ct_err(err, -EINVAL,
+		      "device rule '%s' is not 'TYPE MAJOR:MINOR [ACCESS]' (e.g. 'c 10:200 rwm')",
+		      s);
+}
+
+CT_EXPORT int ct_spec_add_device(ct_spec *s, const char *rule, ct_error *err)
+{
+	struct ct_dev_rule r;
+	int ret = ct_dev_rule_parse(rule, &r, err);
+
+	if (ret < 0)
+		return ret;
+	if (r.type == 'a')
+		return ct_err(err, -EPERM, "device rule 'a' would allow every device on the host");
+	if (s->n_devices >= CT_MAX_DEVICES)
+		return ct_err(err, -E2BIG, "more than %d device rules", CT_MAX_DEVICES);
+	s->devices[s->n_devices++] = r;
+	return 0;
+}
+
+CT_EXPORT int ct_spec_set_userns(ct_spec *s, uid_t host_uid, gid_t host_gid, uint32_t count,
+				 unsigned flags, ct_error *err)
+{
+	if (flags & ~(unsigned)CT_USERNS_SHIFTED_COPY)
+		return ct_err(err, -EINVAL, "unknown user namespace flags 0x%x", flags);
+	if (host_uid == 0 || host_gid == 0)
+		return ct_err(err, -EINVAL, "a user namespace must not map root to host id 0");
+	if (count == 0)
+		return ct_err(err, -EINVAL, "a user namespace needs at least one id");
+	if ((uint64_t)host_uid + count > UINT32_MAX || (uint64_t)host_gid + count > UINT32_MAX)
+		return ct_err(err, -ERANGE, "id range %u+%u does not fit in 32 bits",
+			      (unsigned)host_uid, count);
+	s->userns_uid = host_uid;
+	s->userns_gid = host_gid;
+	s->userns_count = count;
+	s->userns_flags = flags;
+	s->ns |= CT_NS_USER;
+	return 0;
+}
+
+CT_EXPORT int ct_spec_set_net(ct_spec *s, const ct_net_config *net, ct_error *err)
+{
+	int r = ct_net_config_validate(net, err);
+
+	if (r < 0)
+		return r;
+	s->net = *net;
+	s->has_net = net->mode != CT_NET_NONE;
 	return 0;
 }
 
@@ -283,5 +422,8 @@ CT_EXPORT int ct_spec_validate(const ct_spec *s, ct_error *err)
 		return ct_err(err, -EINVAL, "container '%s' has no root filesystem", s->name);
 	if (!s->init[0])
 		return ct_err(err, -EINVAL, "container '%s' has no init command", s->name);
+	if (s->has_net && !(s->ns & CT_NS_NET))
+		return ct_err(err, -EINVAL, "container '%s' has a network but no network namespace",
+			      s->name);
 	return 0;
 }
