@@ -669,9 +669,21 @@ const char *cgroup_path(cgroup_handle *cg)
 	return cg->path;
 }
 
+/* The directory the device allow-list goes on: v1 the group in the devices hierarchy, v2 the
+ * limits cgroup (<name>, not payload: a BPF program attached there is out of the container's
+ * reach). An O_PATH fd owned by the handle, or -EOPNOTSUPP without a devices hierarchy. */
+int cgroup_devices_dirfd(cgroup_handle *cg)
+{
+	int fd = cg->mode == CT_CGROUP_V2 ? cg->fd2 : cg->fd[C_DEVICES];
+
+	return fd >= 0 ? fd : -EOPNOTSUPP;
+}
+
 /* v2: where a new process of the container goes. payload while it is a leaf (always at
  * start); once systemd inside has enabled controllers for its children, a process may no
  * longer join it ("no internal processes"), so exec'd processes get a leaf of their own. */
+static int chown_delegated(int dfd, const char *where, uid_t uid, gid_t gid, ct_error *err);
+
 static int v2_join_fd(cgroup_handle *cg, ct_error *err)
 {
 	char enabled[256];
@@ -694,6 +706,13 @@ static int v2_join_fd(cgroup_handle *cg, ct_error *err)
 	if (cg->fdx < 0)
 		return ct_errno(err, -errno, "cannot open cgroup %s/%s/%s", cg->path, CG_PAYLOAD,
 				CG_EXEC_LEAF);
+	{
+		/* A delegated payload (user namespace): the leaf is the container's too. */
+		struct stat st;
+
+		if (fstat(cg->fdp, &st) == 0 && st.st_uid != 0)
+			chown_delegated(cg->fdx, cg->path, st.st_uid, st.st_gid, NULL);
+	}
 	return cg->fdx;
 }
 
@@ -702,6 +721,46 @@ int cgroup_dirfd(cgroup_handle *cg)
 	if (cg->mode != CT_CGROUP_V2)
 		return -EOPNOTSUPP;
 	return v2_join_fd(cg, NULL);
+}
+
+/* ---- user namespace delegation ---- */
+
+/* Gives a directory and the files that a cgroup's owner manages (not the controllers' limit
+ * files) to uid:gid. */
+static int chown_delegated(int dfd, const char *where, uid_t uid, gid_t gid, ct_error *err)
+{
+	static const char *const files[] = { "cgroup.procs", "cgroup.subtree_control",
+					     "cgroup.threads", "tasks" };
+
+	if (fchownat(dfd, "", uid, gid, AT_EMPTY_PATH) < 0)
+		return ct_errno(err, -errno, "cannot delegate cgroup %s", where);
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++)
+		if (fchownat(dfd, files[i], uid, gid, 0) < 0 && errno != ENOENT)
+			return ct_errno(err, -errno, "cannot delegate %s/%s", where, files[i]);
+	return 0;
+}
+
+int cgroup_delegate(cgroup_handle *cg, uid_t uid, gid_t gid, ct_error *err)
+{
+	int r;
+
+	if (cg->mode == CT_CGROUP_V2) {
+		/* payload only: <name> above it holds the limits */
+		if (cg->fdp < 0)
+			return ct_err(err, -EOPNOTSUPP, "cgroup %s has no payload to delegate",
+				      cg->path);
+		return chown_delegated(cg->fdp, cg->path, uid, gid, err);
+	}
+	/* v1: the controller-less hierarchies only (the unified one is what the container
+	 * mounts); the controllers' groups, with the limits, stay root's. */
+	for (int x = 0; x < X_MAX; x++) {
+		if (cg->fdx_extra[x] < 0)
+			continue;
+		r = chown_delegated(cg->fdx_extra[x], cg->path, uid, gid, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 /* ---- create / destroy ---- */

@@ -27,6 +27,10 @@ void cgroup_handle_free(cgroup_handle *cg);
 /* v2 only: an O_PATH|O_DIRECTORY fd of the cgroup for clone3(CLONE_INTO_CGROUP); -EOPNOTSUPP
  * on v1. Owned by the handle. */
 int cgroup_dirfd(cgroup_handle *cg);
+/* User namespace: gives the container's root (host uid:gid) the part of its cgroup that it
+ * may manage: v2 the payload directory, v1 the group in the controller-less hierarchies
+ * (unified, name=systemd). The limits stay root's. */
+int cgroup_delegate(cgroup_handle *cg, uid_t uid, gid_t gid, ct_error *err);
 /* Moves pid into the cgroup (every hierarchy). */
 int cgroup_attach(cgroup_handle *cg, pid_t pid, ct_error *err);
 /* True if pid is a member of this cgroup (checks /proc/<pid>/cgroup). */
@@ -49,5 +53,8 @@ int cgroup_destroy(cgroup_handle *cg, ct_error *err);
 /* Path of the cgroup relative to the hierarchy root, e.g. "/ct/web1" (for the container's
  * cgroup namespace and for messages). */
 const char *cgroup_path(cgroup_handle *cg);
+/* Where the device allow-list goes (see devices.c): v1 the devices hierarchy's group, v2 the
+ * limits cgroup. An O_PATH directory fd owned by the handle; -EOPNOTSUPP if there is none. */
+int cgroup_devices_dirfd(cgroup_handle *cg);
 
 #endif

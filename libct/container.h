@@ -70,10 +70,14 @@ struct ct_container {
 	bool reaped;
 	int stop_signal;
 	unsigned security;	/* CT_SEC_* of exec'd processes (the default when opened) */
+	/* seccomp overrides of exec'd processes, as init got them (ct_container_set_security) */
+	struct ct_seccomp_rule seccomp[CT_MAX_SECCOMP];
+	size_t n_seccomp;
 	cgroup_handle *cg;
 	bool has_net;
 	ct_net_config net;	/* follows live changes */
 	char idmap_method[16];	/* "idmapped", "shifted-copy", "" */
+	bool userns;		/* init runs in a user namespace of its own: exec joins it too */
 };
 
 /* Parses a devices.allow-style rule ("c 1:3 rwm", "b 8:* r", "a"). */

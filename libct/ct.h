@@ -167,7 +167,8 @@ int ct_spec_set_stop_signal(ct_spec *spec, int sig, ct_error *err);
 int ct_spec_set_console_fd(ct_spec *spec, int fd, ct_error *err);
 /* The security profile of the container's processes (init and exec'd): CT_SEC_DEFAULT (the
  * default) fails host-wide syscalls with EPERM (seccomp), drops the matching capabilities and
- * masks host-wide /proc and /sys files; CT_SEC_NONE turns all of it off. */
+ * masks host-wide /proc and /sys files, and enforces the device allow-list (ct_spec_add_device);
+ * CT_SEC_NONE turns all of it off. */
 enum {
 	CT_SEC_DEFAULT = 0,
 	CT_SEC_NONE = 1u << 0,
@@ -256,7 +257,9 @@ typedef struct ct_net_config {
 /* Checks names, counts, families, prefixes and that routed mode has no bridge. */
 int ct_net_config_validate(const ct_net_config *net, ct_error *err);
 /* The host end's default name for container NAME: "ct-<name>" when it fits in 15 chars,
- * else a stable "ct-<prefix>-<hash>". buf must hold CT_IFNAME_MAX + 1 bytes. */
+ * else a stable "ct-<3 chars>_<8 hex digits>" ('_' never occurs in a container name, so the
+ * two forms cannot collide). Names "cq-*" are reserved for the rate-limit ifb devices. buf
+ * must hold CT_IFNAME_MAX + 1 bytes. */
 const char *ct_net_host_ifname(const char *name, char *buf, size_t len);
 /* The container's network (needs CT_NS_NET). Set up by ct_container_start after the clone,
  * before init runs; rolled back when the start fails. */
@@ -371,6 +374,11 @@ const ct_net_config *ct_container_net(const ct_container *ct);
 /* Gives an adopted container (ct_container_open) its network config, for the calls below
  * and for cleanup. */
 int ct_container_set_net(ct_container *ct, const ct_net_config *net, ct_error *err);
+/* Gives an adopted container (ct_container_open) the security profile it was started with:
+ * the CT_SEC_* flags and the seccomp overrides of spec (nothing else of spec is used), so that
+ * processes exec'd into it get the same profile as its init. A container opened without it
+ * gets the default profile. ct_container_start sets it from its own spec. */
+int ct_container_set_security(ct_container *ct, const ct_spec *spec, ct_error *err);
 /* Live changes: take effect at once, in the container and on the host. */
 int ct_container_net_addr_add(ct_container *ct, const ct_net_addr *addr, ct_error *err);
 int ct_container_net_addr_del(ct_container *ct, const ct_net_addr *addr, ct_error *err);

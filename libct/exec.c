@@ -15,6 +15,8 @@
  * parent over the sync socket, one SEQPACKET message 'M' with SCM_RIGHTS, before it execs.
  */
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
 #include <grp.h>
 #include <sched.h>
 #include <signal.h>
@@ -139,6 +141,9 @@ static __attribute__((noreturn)) void exec_child(ct_container *ct, const ct_exec
 
 	reset_signals();
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* Until execve: nothing in the container may ptrace us or open our /proc/<pid>/exe
+	 * (the caller's binary) or our fds. */
+	prctl(PR_SET_DUMPABLE, 0);
 	if (read(sync_fd, &go, 1) != 1)
 		_exit(126);
 
@@ -153,12 +158,16 @@ static __attribute__((noreturn)) void exec_child(ct_container *ct, const ct_exec
 			}
 		}
 	}
-	if (setns(ct->pidfd, CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET |
-				     CLONE_NEWCGROUP) < 0) {
+	/* The user namespace first (setns by pidfd does that when given several): the others
+	 * belong to it, and we need its capabilities to join them. */
+	if (setns(ct->pidfd, (ct->userns ? CLONE_NEWUSER : 0) | CLONE_NEWNS | CLONE_NEWUTS |
+				     CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP) < 0) {
 		/* A container started without some namespace: join them one by one. */
-		static const int kinds[] = { CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET,
-					     CLONE_NEWCGROUP, CLONE_NEWNS };
+		static const int kinds[] = { CLONE_NEWUSER, CLONE_NEWUTS, CLONE_NEWIPC,
+					     CLONE_NEWNET, CLONE_NEWCGROUP, CLONE_NEWNS };
 		for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
+			if (kinds[i] == CLONE_NEWUSER && !ct->userns)
+				continue;
 			if (setns(ct->pidfd, kinds[i]) < 0 && errno != EINVAL) {
 				ct_errno(&err, -errno, "cannot join the namespaces of '%s'",
 					 ct->name);
@@ -166,10 +175,34 @@ static __attribute__((noreturn)) void exec_child(ct_container *ct, const ct_exec
 			}
 		}
 	}
-	if (chdir(o->cwd ? o->cwd : "/") < 0) {
-		ct_errno(&err, -errno, "cannot change to directory '%s' in the container",
-			 o->cwd ? o->cwd : "/");
-		goto fail;
+	if (ct->userns) {
+		/* Still the caller's ids, which mean nothing in there: become the namespace's
+		 * root (the host ids of the container's root), without the host's groups. */
+		if (setresgid(0, 0, 0) < 0 || setgroups(0, NULL) < 0 || setresuid(0, 0, 0) < 0) {
+			ct_errno(&err, -errno, "cannot become root of the user namespace of '%s'",
+				 ct->name);
+			goto fail;
+		}
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* a change of credentials resets both */
+		prctl(PR_SET_DUMPABLE, 0);
+	}
+	{
+		/* The working directory, resolved inside the container's root: no symlink or
+		 * /proc magic link (a leaked fd of ours, CVE-2024-21626) may lead out of it. */
+		const char *cwd = o->cwd ? o->cwd : "/";
+		struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+					.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+		int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), dir = -1;
+
+		if (root >= 0)
+			dir = (int)syscall(SYS_openat2, root, cwd, &how, sizeof(how));
+		if (dir < 0 || fchdir(dir) < 0) {
+			ct_errno(&err, -errno, "cannot change to directory '%s' in the container",
+				 cwd);
+			goto fail;
+		}
+		close(dir);
+		close(root);
 	}
 	if (pty) {
 		peer = exec_child_pty(o, sync_fd, &err);
@@ -198,7 +231,7 @@ static __attribute__((noreturn)) void exec_child(ct_container *ct, const ct_exec
 	/* While still root: loading the filter without no_new_privs needs CAP_SYS_ADMIN. */
 	if (sec_apply(sec, &err) < 0)
 		goto fail;
-	if (o->gid && (setgroups(0, NULL) < 0 || setgid(o->gid) < 0)) {
+	if (setgroups(0, NULL) < 0 || (o->gid && setgid(o->gid) < 0)) {
 		ct_errno(&err, -errno, "cannot set gid %u", (unsigned)o->gid);
 		goto fail;
 	}
@@ -210,6 +243,16 @@ static __attribute__((noreturn)) void exec_child(ct_container *ct, const ct_exec
 		for (int fd = 3; fd < 65536; fd++)
 			if (fd != sync_fd)
 				close(fd);
+	}
+	{
+		/* Last check before the container's program runs: our cwd is inside its root
+		 * (getcwd fails with ENOENT for one outside it, "(unreachable)"). */
+		char buf[PATH_MAX];
+
+		if (!getcwd(buf, sizeof(buf)) || buf[0] != '/') {
+			ct_err(&err, -EPERM, "the working directory is outside the container");
+			goto fail;
+		}
 	}
 	prctl(PR_SET_PDEATHSIG, 0);
 	ct_exec_in_path(o->argv[0], (char *const *)o->argv,
@@ -304,7 +347,7 @@ static int exec_start(ct_container *ct, const ct_exec_opts *o, bool pty, pid_t *
 	if (own_pidns < 0)
 		return ct_errno(err, -errno, "cannot open our own PID namespace");
 	/* Built here: the child must not allocate. */
-	r = sec_prepare(ct->security, &sec, err);
+	r = sec_prepare(ct->security, ct->seccomp, ct->n_seccomp, &sec, err);
 	if (r < 0)
 		return r;
 	if (setns(ct->pidfd, CLONE_NEWPID) < 0) {

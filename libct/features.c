@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "cgroup.h"
+#include "idmap.h"
 #include "util.h"
 
 #ifndef CLONE_INTO_CGROUP
@@ -147,7 +148,18 @@ CT_EXPORT int ct_features_probe(ct_features *ret, ct_error *err)
 		    strcmp(v, "0") == 0)
 			f.userns = false;
 	}
-	f.idmapped_mounts = probe_syscall_exists(SYS_mount_setattr, -1, 0, false);
+	/* What ct needs of idmapped mounts: an idmapped template under an overlay mounted in a
+	 * user namespace. The syscall alone says little (filesystems and overlayfs have to
+	 * support it too), so the whole thing is tried once, on the temporary directory's
+	 * filesystem; a container start still falls back by itself if its template's
+	 * filesystem refuses. */
+	f.idmapped_mounts = false;
+	if (f.userns && f.overlayfs && geteuid() == 0 &&
+	    probe_syscall_exists(SYS_mount_setattr, -1, 0, false)) {
+		const char *tmp = getenv("TMPDIR");
+
+		f.idmapped_mounts = idmap_probe_overlay(tmp && tmp[0] == '/' ? tmp : "/tmp");
+	}
 	f.userfaultfd = probe_syscall_exists(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK, 0, true) ||
 			access("/dev/userfaultfd", F_OK) == 0;
 	f.soft_dirty = probe_soft_dirty();

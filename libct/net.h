@@ -12,5 +12,9 @@
  * (addresses, routes, MTU, MAC, rate) and brings lo and eth0 up. On failure, what it made is
  * removed again. */
 int net_start(const char *name, const ct_net_config *net, pid_t pid, ct_error *err);
+/* The ifb device that shapes the container's inbound traffic, for host end HOST_IF: stable,
+ * at most CT_IFNAME_MAX characters, distinct from every host end. buf holds
+ * CT_IFNAME_MAX + 1 bytes. */
+const char *net_ifb_name(const char *host_if, char *buf, size_t len);
 
 #endif

@@ -108,6 +108,12 @@ CT_EXPORT int ct_net_config_validate(const ct_net_config *net, ct_error *err)
 	if ((r = check_ifname("host interface name", net->host_ifname, true, err)) < 0 ||
 	    (r = check_ifname("uplink", net->uplink, true, err)) < 0)
 		return r;
+	if (strncmp(net->host_ifname, "cq", 2) == 0 &&
+	    (net->host_ifname[2] == '-' ||
+	     strspn(net->host_ifname + 2, "0123456789abcdef") == strlen(net->host_ifname + 2)))
+		/* the rate limiter's ifb devices are named so (net_ifb_name) */
+		return ct_err(err, -EINVAL, "host interface name '%s' is reserved (cq-*, cq<hex>)",
+			      net->host_ifname);
 	if (net->mode == CT_NET_BRIDGE) {
 		if ((r = check_ifname("bridge", net->bridge, false, err)) < 0)
 			return r;
@@ -163,13 +169,24 @@ static uint32_t fnv1a(const char *s)
 
 CT_EXPORT const char *ct_net_host_ifname(const char *name, char *buf, size_t len)
 {
-	if (strlen(name) + 3 <= CT_IFNAME_MAX)
-		ct_snprintf(buf, len, "ct-%s", name);
-	else {
-		char prefix[5] = { 0 };
+	static const char hex[] = "0123456789abcdef";
 
-		memcpy(prefix, name, 4);
-		ct_snprintf(buf, len, "ct-%s-%x", prefix, (unsigned)fnv1a(name) & 0xffffffu);
+	if (strlen(name) + 3 <= CT_IFNAME_MAX) {
+		ct_snprintf(buf, len, "ct-%s", name);
+	} else {
+		/* "ct-" + 3 chars of the name + "_" + 32 bits of hash = 15 chars. The "_" is not
+		 * allowed in container names, so that no short name maps to the same string; 32
+		 * bits because long names tend to share their first characters ("customer-…"),
+		 * leaving only the hash to tell them apart. */
+		char s[CT_IFNAME_MAX + 1] = "ct-";
+		uint32_t h = fnv1a(name);
+
+		memcpy(s + 3, name, 3);
+		s[6] = '_';
+		for (int i = 0; i < 8; i++)
+			s[7 + i] = hex[(h >> (28 - 4 * i)) & 0xf];
+		s[15] = '\0';
+		ct_snprintf(buf, len, "%s", s);
 	}
 	return buf;
 }

@@ -3,9 +3,13 @@
  * The default security profile: what a root process in a system container must not reach.
  *
  * - a seccomp filter (default allow) that fails with EPERM the syscalls acting on the whole
- *   host: kernel modules, kexec, raw I/O ports, swap, the clock, the kernel log, keyrings
- *   (not namespaced), bpf and perf. It covers the 32-bit ABIs too, so that int 0x80 is no
- *   way around it.
+ *   host or opening a large kernel attack surface: kernel modules, kexec, open_by_handle_at
+ *   (a file handle names any inode of a mounted filesystem, outside any root: the "shocker"
+ *   escape), raw I/O ports, swap, the clock, the kernel log, keyrings (not namespaced), bpf,
+ *   perf, userfaultfd (a tool to win kernel races), io_uring. It covers the 32-bit ABIs too,
+ *   so that int 0x80 is no way around it. Per container, a syscall may be allowed back or one
+ *   more denied (ct_spec_seccomp_allow/deny). EPERM, not ENOSYS: systemd and the libraries
+ *   of a guest treat EPERM on these as "not allowed here" and carry on.
  * - the matching capabilities, dropped from the bounding set and from the process's own
  *   sets. CAP_SYS_BOOT stays: reboot(2) in a PID namespace is how the container's init
  *   reboots or powers off itself.
@@ -13,9 +17,12 @@
  *   /proc/sysrq-trigger, /proc/irq, /proc/bus and /proc/sys read-only, except /proc/sys/net,
  *   which belongs to the container's network namespace.
  *
- * no_new_privs is not set (it would break su, sudo and ping inside): loading the filter
- * without it needs CAP_SYS_ADMIN, which the child still has in its effective set (dropping
- * from the bounding set does not touch it).
+ * Not denied, on purpose: mount(2) and the new mount API, unshare/setns and nested user
+ * namespaces (systemd inside sandboxes its services with them), reboot (see above).
+ *
+ * no_new_privs is off unless CT_SEC_NO_NEW_PRIVS (it would break su, sudo and ping inside):
+ * loading the filter without it needs CAP_SYS_ADMIN, which the child still has in its
+ * effective set (dropping from the bounding set does not touch it).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -78,6 +85,13 @@ static const char *const denied_syscalls[] = {
 	"query_module",
 	"nfsservctl",
 	"uselib",
+	"_sysctl",
+	"pciconfig_read",
+	"pciconfig_write",
+	"pciconfig_iobase",
+	"io_uring_setup",
+	"io_uring_enter",
+	"io_uring_register",
 };
 
 static const int dropped_caps[] = {
@@ -120,12 +134,40 @@ static int export_bpf(scmp_filter_ctx ctx, struct sock_fprog *prog, ct_error *er
 	return 0;
 }
 
-int sec_prepare(unsigned flags, struct sec_profile *sec, ct_error *err)
+static const struct ct_seccomp_rule *find_rule(const struct ct_seccomp_rule *rules, size_t n,
+					       const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(rules[i].name, name) == 0)
+			return &rules[i];
+	return NULL;
+}
+
+/* Adds "fail with EPERM" for one syscall, on every arch of the filter. */
+static int deny_syscall(scmp_filter_ctx ctx, const char *name, bool must_exist, ct_error *err)
+{
+	int nr = seccomp_syscall_resolve_name(name), r;
+
+	if (nr == __NR_SCMP_ERROR) {
+		if (!must_exist)
+			return 0; /* unknown to this libseccomp on every arch */
+		return ct_err(err, -EINVAL, "unknown syscall '%s' in the seccomp overrides", name);
+	}
+	r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
+	/* a syscall that does not exist on one of the arches is fine */
+	if (r < 0 && r != -EDOM && r != -EEXIST)
+		return ct_errno(err, r, "cannot add '%s' to the seccomp filter", name);
+	return 0;
+}
+
+int sec_prepare(unsigned flags, const struct ct_seccomp_rule *rules, size_t n_rules,
+		struct sec_profile *sec, ct_error *err)
 {
 	scmp_filter_ctx ctx;
 	int r;
 
 	memset(sec, 0, sizeof(*sec));
+	sec->no_new_privs = flags & CT_SEC_NO_NEW_PRIVS;
 	if (flags & CT_SEC_NONE)
 		return 0;
 
@@ -134,20 +176,30 @@ int sec_prepare(unsigned flags, struct sec_profile *sec, ct_error *err)
 		return ct_err(err, -ENOMEM, "cannot create the seccomp filter");
 	if (seccomp_arch_native() == SCMP_ARCH_X86_64) {
 		r = seccomp_arch_add(ctx, SCMP_ARCH_X86);
-		if (r < 0 && r != -EEXIST)
+		if (r < 0 && r != -EEXIST) {
+			ct_errno(err, r, "cannot build the seccomp filter");
 			goto fail;
+		}
 		r = seccomp_arch_add(ctx, SCMP_ARCH_X32);
-		if (r < 0 && r != -EEXIST)
+		if (r < 0 && r != -EEXIST) {
+			ct_errno(err, r, "cannot build the seccomp filter");
 			goto fail;
+		}
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(denied_syscalls); i++) {
-		int nr = seccomp_syscall_resolve_name(denied_syscalls[i]);
+		const struct ct_seccomp_rule *o = find_rule(rules, n_rules, denied_syscalls[i]);
 
-		if (nr == __NR_SCMP_ERROR)
-			continue; /* unknown to this libseccomp on every arch */
-		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
-		/* a syscall that does not exist on one of the arches is fine */
-		if (r < 0 && r != -EDOM && r != -EEXIST)
+		if (o && o->allow)
+			continue; /* the operator allows it back for this container */
+		r = deny_syscall(ctx, denied_syscalls[i], false, err);
+		if (r < 0)
+			goto fail;
+	}
+	for (size_t i = 0; i < n_rules; i++) {
+		if (rules[i].allow)
+			continue; /* allowed already: the default action is allow */
+		r = deny_syscall(ctx, rules[i].name, true, err);
+		if (r < 0)
 			goto fail;
 	}
 	r = export_bpf(ctx, &sec->prog, err);
@@ -158,7 +210,7 @@ int sec_prepare(unsigned flags, struct sec_profile *sec, ct_error *err)
 	return 0;
 fail:
 	seccomp_release(ctx);
-	return ct_errno(err, r, "cannot build the seccomp filter");
+	return r;
 }
 
 void sec_release(struct sec_profile *sec)
@@ -176,6 +228,9 @@ int sec_apply(const struct sec_profile *sec, ct_error *err)
 	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct data[2];
 
+	/* Before the filter: with it, loading the filter needs no CAP_SYS_ADMIN. */
+	if (sec->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return ct_errno(err, -errno, "cannot set no_new_privs");
 	if (!sec->enabled)
 		return 0;
 	for (size_t i = 0; i < ARRAY_SIZE(dropped_caps); i++) {
@@ -185,8 +240,8 @@ int sec_apply(const struct sec_profile *sec, ct_error *err)
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
 			return ct_errno(err, -errno,
 					"cannot drop capability %d from the bounding set", cap);
-		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER, cap, 0, 0) < 0 && errno != EINVAL) {
-		}
+		/* best effort: ambient capabilities may not exist at all */
+		(void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER, cap, 0, 0);
 	}
 	if (syscall(SYS_capget, &hdr, data) < 0)
 		return ct_errno(err, -errno, "cannot read the capabilities");
@@ -268,4 +323,19 @@ int sec_mask_paths(const struct sec_profile *sec, const char *root, ct_error *er
 	if (r < 0)
 		return r;
 	return readonly_path(root, "/proc/bus", NULL, err);
+}
+
+CT_EXPORT int ct_container_set_security(ct_container *ct, const ct_spec *spec, ct_error *err)
+{
+	if (!ct || !spec)
+		return ct_err(err, -EINVAL, "no container or no spec");
+	if (spec->n_seccomp > ARRAY_SIZE(ct->seccomp))
+		return ct_err(err, -E2BIG, "too many seccomp overrides");
+	for (size_t i = 0; i < spec->n_seccomp; i++)
+		if (seccomp_syscall_resolve_name(spec->seccomp[i].name) == __NR_SCMP_ERROR)
+			return ct_err(err, -EINVAL, "unknown syscall '%s'", spec->seccomp[i].name);
+	ct->security = spec->security;
+	memcpy(ct->seccomp, spec->seccomp, spec->n_seccomp * sizeof(spec->seccomp[0]));
+	ct->n_seccomp = spec->n_seccomp;
+	return 0;
 }

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <glob.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -219,4 +220,29 @@ const char *fx_cgroup_file(ct_container *ct, const char *controller, const char 
 		snprintf(buf, len, "/sys/fs/cgroup/%s/%s/%s/%s", controller, fx_parent,
 			 ct_container_name(ct), file);
 	return buf;
+}
+
+const char *fx_base(void)
+{
+	return fx_dir;
+}
+
+int fx_cgroups_left(const char *name)
+{
+	char pat[PATH_MAX];
+	glob_t g;
+	int n = 0;
+
+	if (cgroup_mode() == CT_CGROUP_V2)
+		snprintf(pat, sizeof(pat), "/sys/fs/cgroup/%s/%s", fx_parent, name);
+	else
+		snprintf(pat, sizeof(pat), "/sys/fs/cgroup/*/%s/%s", fx_parent, name);
+	if (glob(pat, GLOB_ONLYDIR, NULL, &g) != 0)
+		return 0;
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		tap_diag("  left behind: %s", g.gl_pathv[i]);
+		n++;
+	}
+	globfree(&g);
+	return n;
 }

@@ -27,4 +27,9 @@ int fx_exec_capture(ct_container *ct, const char *const *argv, char *out, size_t
 const char *fx_cgroup_file(ct_container *ct, const char *controller, const char *file,
 			   char *buf, size_t len);
 
+/* The test's temporary directory (container NAME's upper is <dir>/NAME/upper). */
+const char *fx_base(void);
+/* How many of container NAME's cgroup directories exist in any hierarchy (diagnosed). */
+int fx_cgroups_left(const char *name);
+
 #endif

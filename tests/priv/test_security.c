@@ -1,13 +1,22 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The default security profile as a root process inside sees it: masked /proc files, a
  * read-only /proc/sys with a writable /proc/sys/net, the seccomp filter and the dropped
- * capabilities (read from /proc/<pid>/status), and CT_SEC_NONE turning it all off. */
+ * capabilities (read from /proc/<pid>/status), and CT_SEC_NONE turning it all off; the
+ * per-container seccomp overrides (also for exec'd processes of an adopted container),
+ * no_new_privs, and the device allow-list. Syscalls are probed with the static ct-escape
+ * tool (tests/priv/escape), copied into the container. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cgroup.h"
+#include "devices.h"
 #include "fixture.h"
 #include "tap.h"
 #include "util.h"
@@ -180,11 +189,242 @@ static void test_no_profile(void)
 	ct_spec_free(s);
 }
 
+
+/* Copies the ct-escape probe into the upper layer of fx_spec's container NAME, as /ct-escape. */
+static bool install_probe(const char *name)
+{
+	const char *bd = getenv("CT_BUILD_DIR");
+	char cmd[3 * PATH_MAX];
+
+	if (!bd)
+		return false;
+	snprintf(cmd, sizeof(cmd), "cp '%s/tests/priv/escape/ct-escape' '%s/../%s/upper/ct-escape'", bd,
+		 fx_lower(), name);
+	return system(cmd) == 0;
+}
+
+static int probe(ct_container *ct, const char *sys, char *out, size_t len)
+{
+	return fx_exec_capture(ct, (const char *const[]){"/ct-escape", "--syscall", sys, NULL}, out,
+			       len);
+}
+
+static void test_overrides(void)
+{
+	ct_error err = {0};
+	ct_spec *s = fx_spec("secov", NULL), *s2;
+	ct_container *ct, *adopted = NULL;
+	char out[256], status[8192], f[64];
+	int r;
+
+	ok_int(ct_spec_seccomp_allow(s, "no_such_syscall", &err), -EINVAL,
+	       "an unknown syscall name is refused (allow)");
+	ok_int(ct_spec_seccomp_deny(s, "no_such_syscall", &err), -EINVAL,
+	       "an unknown syscall name is refused (deny)");
+	ok_int(ct_spec_seccomp_allow(s, "keyctl", &err), 0, "keyctl may be allowed back");
+	ok_int(ct_spec_seccomp_deny(s, "uname", &err), 0, "uname may be denied");
+	ok_int(ct_spec_set_security(s, CT_SEC_NO_NEW_PRIVS, &err), 0,
+	       "CT_SEC_NO_NEW_PRIVS is accepted");
+	if (!tap_ok(install_probe("secov"), "the probe is copied into the container"))
+		return;
+	ct = fx_start(s, &err);
+	if (!tap_ok(ct != NULL, "a container with overrides and no_new_privs starts")) {
+		tap_diag("  %s", err.msg);
+		ct_spec_free(s);
+		return;
+	}
+	r = probe(ct, "keyctl", out, sizeof(out));
+	tap_ok(r == 0 || strcmp(out, "EPERM") != 0, "keyctl, allowed back, is not refused (%d %s)",
+	       r, out);
+	r = probe(ct, "uname", out, sizeof(out));
+	tap_ok(r == 1 && strcmp(out, "EPERM") == 0, "uname, denied, fails with EPERM (%d %s)", r,
+	       out);
+	r = probe(ct, "userfaultfd", out, sizeof(out));
+	tap_ok(r == 1 && strcmp(out, "EPERM") == 0,
+	       "userfaultfd stays denied by the default profile (%d %s)", r, out);
+	r = probe(ct, "getppid", out, sizeof(out));
+	ok_int(r, 0, "an untouched syscall works (getppid)");
+	read_host_status(ct_container_pid(ct), status, sizeof(status));
+	ok_str(status_field(status, "NoNewPrivs", f, sizeof(f)), "1", "init has no_new_privs");
+	ok_str(status_field(status, "Seccomp", f, sizeof(f)), "2", "init has the seccomp filter");
+	r = fx_exec_capture(ct, (const char *const[]){"cat", "/proc/self/status", NULL}, status,
+			    sizeof(status));
+	ok_str(status_field(status, "NoNewPrivs", f, sizeof(f)), "1",
+	       "an exec'd process has no_new_privs");
+
+	/* Adopted (as a restarted ctd would): the default profile until it is given back. */
+	r = ct_container_open("secov", fx_cgroup_parent(), ct_container_pid(ct), &adopted, &err);
+	if (tap_ok(r == 0, "the container can be adopted (%s)", r < 0 ? err.msg : "ok")) {
+		r = probe(adopted, "uname", out, sizeof(out));
+		ok_int(r, 0, "without its overrides, an exec'd process gets the default profile");
+		s2 = fx_spec("secov", NULL);
+		ct_spec_seccomp_allow(s2, "keyctl", NULL);
+		ct_spec_seccomp_deny(s2, "uname", NULL);
+		ct_spec_set_security(s2, CT_SEC_NO_NEW_PRIVS, NULL);
+		ok_int(ct_container_set_security(adopted, s2, &err), 0,
+		       "ct_container_set_security gives them back");
+		r = probe(adopted, "uname", out, sizeof(out));
+		tap_ok(r == 1 && strcmp(out, "EPERM") == 0,
+		       "then uname fails with EPERM in an exec'd process too (%d %s)", r, out);
+		r = fx_exec_capture(adopted, (const char *const[]){"cat", "/proc/self/status", NULL},
+				    status, sizeof(status));
+		ok_str(status_field(status, "NoNewPrivs", f, sizeof(f)), "1",
+		       "and no_new_privs");
+		ct_spec_free(s2);
+		ct_container_free(adopted);
+	}
+	ok_int(fx_stop(ct), 0, "the container stops");
+	ct_spec_free(s);
+}
+
+static void test_devices(void)
+{
+	ct_error err = {0};
+	ct_spec *s = fx_spec("secdev", NULL);
+	ct_container *ct;
+	char out[512], path[PATH_MAX];
+	int r;
+
+	ok_int(ct_spec_add_device(s, "a", &err), -EPERM, "the rule 'a' (everything) is refused");
+	ok_int(ct_spec_add_device(s, "c 10:200 rwm", &err), 0, "an extra rule (tun) is accepted");
+	ok_int(ct_spec_add_device(s, "x 1:2", &err), -EINVAL, "a malformed rule is refused");
+	ct = fx_start(s, &err);
+	if (!tap_ok(ct != NULL, "a container with an extra device starts")) {
+		tap_diag("  %s", err.msg);
+		ct_spec_free(s);
+		return;
+	}
+	if (cgroup_mode() == CT_CGROUP_V1) {
+		FILE *f;
+		size_t n = 0;
+
+		f = fopen(fx_cgroup_file(ct, "devices", "devices.list", path, sizeof(path)), "re");
+		if (f) {
+			n = fread(out, 1, sizeof(out) - 1, f);
+			fclose(f);
+		}
+		out[n] = '\0';
+		tap_ok(strstr(out, "c 1:3 rwm") && strstr(out, "c 136:* rwm") &&
+			       strstr(out, "c 10:200 rwm") && !strstr(out, "a *:*"),
+		       "devices.list holds the default list and the extra rule, not 'a'");
+	}
+	r = fx_exec_capture(ct, (const char *const[]){"sh", "-c", "echo x > /dev/null && "
+							      "head -c 4 /dev/urandom | wc -c",
+						      NULL},
+			    out, sizeof(out));
+	tap_ok(r == 0 && atoi(out) == 4, "/dev/null and /dev/urandom work (%d %s)", r, out);
+	r = fx_exec_capture(ct, (const char *const[]){"sh", "-c", "mknod /tmp/mem c 1 1 2>&1", NULL},
+			    out, sizeof(out));
+	tap_ok(r != 0 && strstr(out, "not permitted"), "mknod of /dev/mem (c 1:1) fails: %s", out);
+	r = fx_exec_capture(ct, (const char *const[]){"sh", "-c", "mknod /tmp/sda b 8 0 2>&1", NULL},
+			    out, sizeof(out));
+	tap_ok(r != 0 && strstr(out, "not permitted"), "mknod of a disk (b 8:0) fails: %s", out);
+	r = fx_exec_capture(ct,
+			    (const char *const[]){"sh", "-c",
+						  "mknod /tmp/tun c 10 200 && exec 3</tmp/tun && "
+						  "echo opened",
+						  NULL},
+			    out, sizeof(out));
+	tap_ok(r == 0 && strcmp(out, "opened") == 0,
+	       "the extra device (c 10:200) can be made and opened (%d %s)", r, out);
+	ok_int(fx_stop(ct), 0, "the container stops");
+	ct_spec_free(s);
+}
+
+/* The BPF device program (the cgroup v2 enforcement) on this host, whatever its cgroup
+ * layout: attached to a cgroup2 directory of our own (on a hybrid host the controller-less
+ * /sys/fs/cgroup/unified; the kernel runs device programs of a task's cgroup2 cgroup in any
+ * case), with a forked child in it. Nodes are made in /dev (devtmpfs): /tmp may be nodev. */
+static int bpf_child(const char *cgdir)
+{
+	char p[PATH_MAX], pid[32];
+	int fd, r = 0;
+
+	snprintf(p, sizeof(p), "%s/cgroup.procs", cgdir);
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	if (write_file(p, pid) < 0)
+		return 100;
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		r |= 1; /* allowed by the default list */
+	else
+		close(fd);
+	unlink("/dev/.ct-bpf-mem");
+	if (mknod("/dev/.ct-bpf-mem", S_IFCHR | 0600, makedev(1, 1)) == 0 || errno != EPERM)
+		r |= 2; /* c 1:1 is not on the list */
+	unlink("/dev/.ct-bpf-mem");
+	fd = open("/dev/mem", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 || (errno != EPERM && errno != ENOENT))
+		r |= 4;
+	if (fd >= 0)
+		close(fd);
+	unlink("/dev/.ct-bpf-tun");
+	if (mknod("/dev/.ct-bpf-tun", S_IFCHR | 0600, makedev(10, 200)) < 0)
+		r |= 8; /* the extra rule allows m */
+	fd = open("/dev/.ct-bpf-tun", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		r |= 16; /* ... but only m: "c 10:200 m" */
+		close(fd);
+	} else if (errno != EPERM) {
+		r |= 16;
+	}
+	unlink("/dev/.ct-bpf-tun");
+	fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 && errno == EPERM)
+		r |= 32; /* 5:0 is on the list (ENXIO without a terminal is fine) */
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+static void test_device_program(void)
+{
+	struct ct_dev_rule extra;
+	char dir[PATH_MAX];
+	ct_error err = {0};
+	int dfd, r, status;
+	pid_t pid;
+
+	if (cgroup_mode() == CT_CGROUP_V2)
+		snprintf(dir, sizeof(dir), "/sys/fs/cgroup/%s-bpf", fx_cgroup_parent());
+	else if (access("/sys/fs/cgroup/unified/cgroup.procs", F_OK) == 0)
+		snprintf(dir, sizeof(dir), "/sys/fs/cgroup/unified/%s-bpf", fx_cgroup_parent());
+	else {
+		tap_ok(true, "# SKIP no cgroup2 hierarchy for the device program");
+		return;
+	}
+	if (!tap_ok(mkdir(dir, 0755) == 0, "a cgroup2 directory for the device program (%s)", dir))
+		return;
+	dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	ct_dev_rule_parse("c 10:200 m", &extra, NULL);
+	r = dev_bpf_attach(dfd, &extra, 1, &err);
+	close(dfd);
+	if (tap_ok(r == 0, "the BPF device program loads and attaches (%s)",
+		   r < 0 ? err.msg : "ok")) {
+		pid = fork();
+		if (pid == 0)
+			_exit(bpf_child(dir));
+		waitpid(pid, &status, 0);
+		r = WIFEXITED(status) ? WEXITSTATUS(status) : 200;
+		tap_ok(r != 100, "a process joins the cgroup");
+		tap_ok(r != 100 && !(r & 1), "/dev/null opens under the program");
+		tap_ok(r != 100 && !(r & 32), "/dev/tty is not refused (EPERM) under the program");
+		tap_ok(r != 100 && !(r & 2), "mknod c 1:1 fails with EPERM under the program");
+		tap_ok(r != 100 && !(r & 4), "the host's /dev/mem does not open under the program");
+		tap_ok(r != 100 && !(r & 8), "an extra rule with 'm' allows mknod (c 10:200)");
+		tap_ok(r != 100 && !(r & 16), "but not opening the node it made (EPERM)");
+	}
+	tap_ok(rmdir(dir) == 0, "the cgroup is removed (and the program with it)");
+}
+
 int main(void)
 {
 	fx_init();
 	alarm(240);
 	test_default_profile();
 	test_no_profile();
+	test_overrides();
+	test_devices();
+	test_device_program();
 	return tap_done();
 }

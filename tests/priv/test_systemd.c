@@ -176,8 +176,12 @@ static int cgroups_left(const char *name, bool report)
 	return n;
 }
 
-static void test_boot(const char *lower)
+/* userns: the same system as an unprivileged container (root inside = host uid SD_UID). */
+#define SD_UID 1500262144u
+
+static void test_boot(const char *lower, bool userns)
 {
+	const char *name = userns ? NAME "u" : NAME;
 	ct_error err = {0};
 	char upper[PATH_MAX], work[PATH_MAX], out[8192], state[64] = "";
 	const char *const init[] = {"/sbin/init", NULL};
@@ -187,19 +191,20 @@ static void test_boot(const char *lower)
 	ct_spec *s;
 	int fd, r;
 
-	s = fx_spec(NAME, init);
-	snprintf(upper, sizeof(upper), "%s/%s/upper", base, NAME);
-	snprintf(work, sizeof(work), "%s/%s/work", base, NAME);
+	s = fx_spec(name, init);
+	snprintf(upper, sizeof(upper), "%s/%s/upper", base, name);
+	snprintf(work, sizeof(work), "%s/%s/work", base, name);
 	if (ct_spec_set_overlay(s, lower, upper, work, &err) < 0 ||
 	    ct_spec_set_stop_signal(s, SIGRTMIN + 3, &err) < 0 ||
-	    ct_spec_set_hostname(s, "sd1.example", &err) < 0) {
+	    ct_spec_set_hostname(s, "sd1.example", &err) < 0 ||
+	    (userns && ct_spec_set_userns(s, SD_UID, SD_UID, 65536, 0, &err) < 0)) {
 		tap_ok(0, "spec for the debian container: %s", err.msg);
 		ct_spec_free(s);
 		return;
 	}
 	/* A terminal as the console (systemd writes its status to /dev/console), copied to a
 	 * file by a thread so that a full terminal buffer never blocks systemd. */
-	snprintf(console_log, sizeof(console_log), "%s/console.log", base);
+	snprintf(console_log, sizeof(console_log), "%s/console-%s.log", base, name);
 	fd = console_open();
 	if (fd >= 0) {
 		ct_spec_set_console_fd(s, fd, &err);
@@ -209,9 +214,21 @@ static void test_boot(const char *lower)
 	t0 = now_ms();
 	ct = fx_start(s, &err);
 	ct_spec_free(s);
-	if (!tap_ok(ct != NULL, "systemd starts as init of a debian-12 container")) {
+	if (!tap_ok(ct != NULL, "systemd starts as init of a debian-12 container%s",
+		    userns ? " in a user namespace" : "")) {
 		tap_diag("  %s", err.msg);
+		console_close();
 		return;
+	}
+	if (userns) {
+		char status[PATH_MAX], buf[4096], *u;
+		unsigned uid = 0;
+
+		snprintf(status, sizeof(status), "/proc/%d/status", (int)ct_container_pid(ct));
+		if (read_file(status, buf, sizeof(buf)) >= 0 && (u = strstr(buf, "\nUid:")))
+			sscanf(u + 5, "%u", &uid);
+		tap_ok(uid == SD_UID, "systemd runs as host uid %u (%u), method %s", SD_UID, uid,
+		       ct_container_idmap_method(ct));
 	}
 
 	/* "initializing"/"starting" while booting; "running" or "degraded" when done. */
@@ -265,11 +282,11 @@ static void test_boot(const char *lower)
 		if (cgroup_mode() == CT_CGROUP_V2)
 			snprintf(host_path, sizeof(host_path),
 				 "/sys/fs/cgroup/%s/%s/payload/init.scope", fx_cgroup_parent(),
-				 NAME);
+				 name);
 		else
 			snprintf(host_path, sizeof(host_path),
 				 "/sys/fs/cgroup/unified/%s/%s/init.scope", fx_cgroup_parent(),
-				 NAME);
+				 name);
 		tap_ok(access(host_path, F_OK) == 0, "the host sees it as %s", host_path);
 	}
 
@@ -297,11 +314,11 @@ static void test_boot(const char *lower)
 			tap_diag("cannot show %s", console_log);
 	}
 
-	ok_int(cgroups_left(NAME, true), 0, "no cgroup of the container is left in any hierarchy");
+	ok_int(cgroups_left(name, true), 0, "no cgroup of the container is left in any hierarchy");
 	{
 		char root[PATH_MAX];
 
-		snprintf(root, sizeof(root), "%s/%s/rootfs", base, NAME);
+		snprintf(root, sizeof(root), "%s/%s/rootfs", base, name);
 		ok_int(mounts_mention(root), 0, "the host holds no mount of the container");
 	}
 }
@@ -333,6 +350,15 @@ int main(void)
 	}
 	tap_diag("unpacked in %llu ms", (unsigned long long)(now_ms() - t0));
 
-	test_boot(lower);
+	test_boot(lower, false);
+	{
+		ct_features f;
+
+		ct_features_probe(&f, NULL);
+		if (f.userns)
+			test_boot(lower, true);
+		else
+			tap_diag("no user namespaces: the unprivileged variant is skipped");
+	}
 	return tap_done();
 }
