@@ -40,11 +40,32 @@ static const char create_help[] =
 	"  -s, --start            start it right away\n"
 	"      --autostart        start it when ctd first starts after a host boot\n"
 	"      --autostart-order N  autostart order: lower first, equal ones together\n"
-	"                         (default 0)\n" LIMITS_HELP
+	"                         (default 0)\n" LIMITS_HELP "\n"
+	"Network (default: bridge mode, the next free IPv4 and IPv6 address of ctd's pools):\n"
+	"      --network MODE     bridge (a veth on ctd's bridge, NAT outbound), routed (host\n"
+	"                         routes and proxy ARP/NDP, no bridge) or none (loopback only)\n"
+	"      --address A        an address instead of the allocated ones (repeatable):\n"
+	"                         10.77.0.20, fd77::20; routed: any host address\n"
+	"      --no-address       no address at all (configure it inside)\n"
+	"      --route \"DST [via GW]\"  a route instead of the default ones (repeatable):\n"
+	"                         \"default via 10.77.0.1\", \"10.1.0.0/16 via 10.77.0.9\"\n"
+	"      --mtu N            MTU of eth0 (1280..65535)\n"
+	"      --mac MAC          MAC address of eth0 (default: derived from NAME)\n"
+	"      --rate RATE        bit rate each way: 100M, 1.5Gbit, 800k (decimal units)\n"
+	"      --host-ifname IF   name of the host end of the veth (default: ct-NAME)\n"
+	"\n"
+	"Isolation (default: a user namespace with a range of host ids of its own):\n"
+	"      --privileged       no user namespace: root inside is root on the host\n"
+	"      --seccomp-allow SYSCALL  allow a syscall the default profile denies (repeatable)\n"
+	"      --seccomp-deny SYSCALL   deny one more syscall (repeatable)\n"
+	"      --device RULE      allow a device: \"c 10:200 rwm\" (repeatable)\n"
+	"      --no-new-privs     set no_new_privs (breaks the guest's setuid programs)\n"
 	"  -j, --json             print the new container as JSON\n"
 	"\n"
 	"Examples:\n"
 	"  ctctl create web1\n"
+	"  ctctl create vps1 --network routed --address 203.0.113.5 --rate 100M --start\n"
+	"  ctctl create vpn1 --device \"c 10:200 rwm\"\n"
 	"  ctctl create db1 --template debian-12 --memory 2G --cpus 2 --pids 1000 --start\n"
 	"  ctctl create job1 --init \"/bin/sh -c\" --init-arg \"sleep 600\"\n";
 
@@ -135,20 +156,28 @@ static const char info_help[] =
 
 static const char set_help[] =
 	"Usage: ctctl set NAME [LIMITS...] [--force] [--autostart on|off] [--autostart-order N]\n"
+	"       ctctl set NAME [--add-address A]... [--del-address A]... [--rate RATE]\n"
 	"\n"
-	"Change a container's limits. They apply at once when it runs (no restart) and are\n"
-	"kept for later starts. A memory limit below what the container uses is refused,\n"
+	"Change a container's limits or its network. They apply at once when it runs (no restart)\n"
+	"and are kept for later starts. A memory limit below what the container uses is refused,\n"
 	"and nothing changes, unless --force (then the kernel reclaims, or OOM-kills).\n"
+	"Network changes are made on their own (not with limits or autostart).\n"
 	"\n"
 	"Limits:\n" LIMITS_HELP "\n"
 	"Options:\n"
 	"  -f, --force            apply a memory shrink even when the workload does not fit\n"
 	"      --autostart on|off start it (or not) when ctd first starts after a host boot\n"
 	"      --autostart-order N  autostart order: lower first, equal ones together\n"
+	"\n"
+	"Network:\n"
+	"      --add-address A    add an address (repeatable): 10.77.0.50, fd77::50\n"
+	"      --del-address A    remove an address (repeatable)\n"
+	"      --rate RATE        bit rate each way: 100M, 1.5Gbit, 800k; 0 or unlimited: none\n"
 	"  -j, --json             print the container as JSON\n"
 	"\n"
 	"Examples:\n"
 	"  ctctl set web1 --memory 1G --memory-high 900M\n"
+	"  ctctl set web1 --add-address 10.77.0.50 --rate 50M\n"
 	"  ctctl set web1 --cpus max --pids 2000\n"
 	"  ctctl set web1 --autostart on --autostart-order 10\n";
 
@@ -199,6 +228,21 @@ enum {
 	OPT_STOP_SIGNAL,
 	OPT_AUTOSTART,
 	OPT_AUTOSTART_ORDER,
+	OPT_NETWORK,
+	OPT_ADDRESS,
+	OPT_NO_ADDRESS,
+	OPT_ROUTE,
+	OPT_MTU,
+	OPT_MAC,
+	OPT_RATE,
+	OPT_HOST_IFNAME,
+	OPT_PRIVILEGED,
+	OPT_SECCOMP_ALLOW,
+	OPT_SECCOMP_DENY,
+	OPT_DEVICE,
+	OPT_NO_NEW_PRIVS,
+	OPT_ADD_ADDRESS,
+	OPT_DEL_ADDRESS,
 };
 
 /* --autostart-order N: an integer, lower starts first. */
@@ -384,6 +428,140 @@ static int limits_json(const char *vname, const limit_args *l, json_t **ret)
 	return -1;
 }
 
+/* ---- network and isolation of create ---- */
+
+typedef struct net_args {
+	json_t *net;	  /* "network" */
+	json_t *security; /* "security" */
+	bool privileged;
+} net_args;
+
+static void net_args_done(net_args *n)
+{
+	json_decref(n->net);
+	json_decref(n->security);
+}
+
+static json_t *obj_get_or_new(json_t **o, const char *key, bool array)
+{
+	json_t *v;
+
+	if (!*o && !(*o = json_object()))
+		return NULL;
+	if (!key)
+		return *o;
+	v = json_object_get(*o, key);
+	if (!v) {
+		v = array ? json_array() : json_object();
+		if (!v || json_object_set_new(*o, key, v) < 0)
+			return NULL;
+	}
+	return v;
+}
+
+/* "default via 10.77.0.1", "10.1.0.0/16 via 10.77.0.9", "10.2.0.0/16" (on-link). */
+static int route_arg(const char *s, json_t **ret)
+{
+	_cleanup_free_ char *copy = strdup(s);
+	char *dst, *via = NULL, *save = NULL, *w;
+	json_t *o;
+
+	if (!copy)
+		return -ENOMEM;
+	dst = strtok_r(copy, " \t", &save);
+	if (!dst)
+		return -EINVAL;
+	if ((w = strtok_r(NULL, " \t", &save))) {
+		if (!streq(w, "via") || !(via = strtok_r(NULL, " \t", &save)) ||
+		    strtok_r(NULL, " \t", &save))
+			return -EINVAL;
+	}
+	o = json_pack("{s:s}", "dst", dst);
+	if (!o || (via && json_object_set_new(o, "via", json_string(via)) < 0)) {
+		json_decref(o);
+		return -ENOMEM;
+	}
+	*ret = o;
+	return 0;
+}
+
+static int set_in(json_t **o, const char *key, json_t *v)
+{
+	json_t *obj = obj_get_or_new(o, NULL, false);
+
+	if (!obj) {
+		json_decref(v);
+		return EXIT_FAIL;
+	}
+	return set_new(obj, key, v) < 0 ? EXIT_FAIL : -1;
+}
+
+static int append_in(json_t **o, const char *key, json_t *v)
+{
+	json_t *a = obj_get_or_new(o, key, true);
+
+	if (!a) {
+		json_decref(v);
+		return EXIT_FAIL;
+	}
+	return json_array_append_new(a, v) == 0 ? -1 : EXIT_FAIL;
+}
+
+/* One network or isolation option of create: -1 when handled, -2 when not one of them,
+ * else an exit status. Values go to ctd as typed: its parser decides, its message explains. */
+static int net_opt(net_args *n, const char *vname, int opt, const char *arg)
+{
+	json_t *v;
+
+	switch (opt) {
+	case OPT_NETWORK:
+		if (!streq(arg, "bridge") && !streq(arg, "routed") && !streq(arg, "none"))
+			return usage_error(vname,
+					   "--network needs bridge, routed or none, not '%s'", arg);
+		return set_in(&n->net, "mode", json_string(arg));
+	case OPT_ADDRESS:
+		return append_in(&n->net, "addresses", json_string(arg));
+	case OPT_NO_ADDRESS:
+		return obj_get_or_new(&n->net, "addresses", true) ? -1 : EXIT_FAIL;
+	case OPT_ROUTE:
+		if (route_arg(arg, &v) < 0)
+			return usage_error(vname,
+					   "--route needs \"DST [via GATEWAY]\" (DST: a CIDR or "
+					   "default), not '%s'",
+					   arg);
+		return append_in(&n->net, "routes", v);
+	case OPT_MTU: {
+		char *end;
+		long m;
+
+		errno = 0;
+		m = strtol(arg, &end, 10);
+		if (!*arg || *end || errno || m < 0 || m > 1000000)
+			return usage_error(vname, "--mtu needs a number, not '%s'", arg);
+		return set_in(&n->net, "mtu", json_integer(m));
+	}
+	case OPT_MAC:
+		return set_in(&n->net, "mac", json_string(arg));
+	case OPT_RATE:
+		return set_in(&n->net, "rate", json_string(arg));
+	case OPT_HOST_IFNAME:
+		return set_in(&n->net, "host_ifname", json_string(arg));
+	case OPT_PRIVILEGED:
+		n->privileged = true;
+		return -1;
+	case OPT_SECCOMP_ALLOW:
+		return append_in(&n->security, "seccomp_allow", json_string(arg));
+	case OPT_SECCOMP_DENY:
+		return append_in(&n->security, "seccomp_deny", json_string(arg));
+	case OPT_DEVICE:
+		return append_in(&n->security, "devices", json_string(arg));
+	case OPT_NO_NEW_PRIVS:
+		return set_in(&n->security, "no_new_privs", json_true());
+	default:
+		return -2;
+	}
+}
+
 /* ---- create ---- */
 
 static int split_words(const char *s, json_t *arr)
@@ -413,9 +591,23 @@ static int verb_create(ctl *c, int argc, char **argv, ctl_error *err)
 		{"start", no_argument, NULL, 's'},
 		{"autostart", no_argument, NULL, OPT_AUTOSTART},
 		{"autostart-order", required_argument, NULL, OPT_AUTOSTART_ORDER},
+		{"network", required_argument, NULL, OPT_NETWORK},
+		{"address", required_argument, NULL, OPT_ADDRESS},
+		{"no-address", no_argument, NULL, OPT_NO_ADDRESS},
+		{"route", required_argument, NULL, OPT_ROUTE},
+		{"mtu", required_argument, NULL, OPT_MTU},
+		{"mac", required_argument, NULL, OPT_MAC},
+		{"rate", required_argument, NULL, OPT_RATE},
+		{"host-ifname", required_argument, NULL, OPT_HOST_IFNAME},
+		{"privileged", no_argument, NULL, OPT_PRIVILEGED},
+		{"seccomp-allow", required_argument, NULL, OPT_SECCOMP_ALLOW},
+		{"seccomp-deny", required_argument, NULL, OPT_SECCOMP_DENY},
+		{"device", required_argument, NULL, OPT_DEVICE},
+		{"no-new-privs", no_argument, NULL, OPT_NO_NEW_PRIVS},
 		{},
 	};
 	_cleanup_json_ json_t *autostart_order = NULL;
+	_cleanup_(net_args_done) net_args na = {0};
 	bool autostart = false;
 	_cleanup_json_ json_t *body = json_object(), *init = json_array(), *env = json_array();
 	_cleanup_json_ json_t *limits = NULL;
@@ -432,6 +624,11 @@ static int verb_create(ctl *c, int argc, char **argv, ctl_error *err)
 	while ((opt = getopt_long(argc, argv, ":hjt:e:s" LIMIT_SHORT, opts, NULL)) >= 0) {
 		if (limit_opt(&l, opt, optarg))
 			continue;
+		r = net_opt(&na, "create", opt, optarg);
+		if (r == -1)
+			continue;
+		if (r >= 0)
+			return r;
 		switch (opt) {
 		case 't':
 			tmpl = optarg;
@@ -516,6 +713,12 @@ static int verb_create(ctl *c, int argc, char **argv, ctl_error *err)
 		r |= set_new(body, "autostart", json_true());
 	if (autostart_order)
 		r |= json_object_set(body, "autostart_order", autostart_order);
+	if (na.net)
+		r |= json_object_set(body, "network", na.net);
+	if (na.security)
+		r |= json_object_set(body, "security", na.security);
+	if (na.privileged)
+		r |= set_new(body, "privileged", json_true());
 	if (r < 0)
 		return ctl_err(err, -ENOMEM, "out of memory");
 
@@ -811,7 +1014,7 @@ static int by_name(const void *a, const void *b)
 	return strcmp(x ? x : "", y ? y : "");
 }
 
-enum { COL_NAME, COL_STATE, COL_PID, COL_CPUS, COL_MEMORY, COL_TEMPLATE, N_COLS };
+enum { COL_NAME, COL_STATE, COL_PID, COL_IPV4, COL_CPUS, COL_MEMORY, COL_TEMPLATE, N_COLS };
 typedef char row[N_COLS][80];
 
 static void str_or_dash(char *buf, size_t len, json_t *v)
@@ -836,6 +1039,23 @@ static void list_row(json_t *ct, row out)
 	str_or_dash(out[COL_NAME], sizeof(out[0]), json_object_get(ct, "name"));
 	str_or_dash(out[COL_STATE], sizeof(out[0]), json_object_get(ct, "state"));
 	fmt_count_json(out[COL_PID], sizeof(out[0]), json_object_get(ct, "pid"));
+	/* The first IPv4 address, without its prefix, as LXD and docker show one. */
+	snprintf(out[COL_IPV4], sizeof(out[0]), "-");
+	{
+		json_t *addrs = json_object_get(json_object_get(ct, "network"), "addresses"), *a;
+		size_t i;
+
+		json_array_foreach(addrs, i, a)
+		{
+			const char *s = json_string_value(a);
+
+			if (s && strchr(s, '.') && !strchr(s, ':')) {
+				snprintf(out[COL_IPV4], sizeof(out[0]), "%.*s",
+					 (int)strcspn(s, "/"), s);
+				break;
+			}
+		}
+	}
 	fmt_cpus(out[COL_CPUS], sizeof(out[0]), json_object_get(limits, "cpus"));
 	fmt_size_json(limit, sizeof(limit), json_object_get(limits, "memory"));
 	if (json_object_get(usage, "memory")) {
@@ -871,7 +1091,7 @@ static void print_table(const char *const *head, size_t n_cols, row *rows, size_
 static int verb_list(ctl *c, int argc, char **argv, ctl_error *err)
 {
 	static const struct option opts[] = {COMMON_OPTS, {"quiet", no_argument, NULL, 'q'}, {}};
-	static const char *const head[N_COLS] = {"NAME", "STATE",  "PID",
+	static const char *const head[N_COLS] = {"NAME", "STATE",  "PID",     "IPV4",
 						 "CPUS", "MEMORY", "TEMPLATE"};
 	_cleanup_reply_ api_reply reply = {0};
 	_cleanup_free_ json_t **cts = NULL;
@@ -1043,11 +1263,99 @@ static void print_rest(int indent, json_t *obj, const char *const *known)
 	}
 }
 
+static void print_network(json_t *net)
+{
+	static const char *const known[] = {"mode",	"bridge",   "host_ifname", "addresses",
+					    "routes",	"mtu",	    "mac",	   "rate",
+					    "rate_bps", "counters", NULL};
+	const char *mode = json_string_value(json_object_get(net, "mode"));
+	json_t *v, *r;
+	char a[1024], b[64];
+	size_t i;
+
+	printf("network:\n");
+	if (json_is_string(v = json_object_get(net, "bridge")))
+		kv(2, "mode", "%s (bridge %s)", mode ? mode : "-", json_string_value(v));
+	else
+		kv(2, "mode", "%s", mode ? mode : "-");
+	if (json_is_string(v = json_object_get(net, "host_ifname")))
+		kv(2, "host if", "%s", json_string_value(v));
+	if ((v = json_object_get(net, "addresses"))) {
+		fmt_any(a, sizeof(a), v);
+		kv(2, "addresses", "%s", *a ? a : "-");
+	}
+	json_array_foreach(json_object_get(net, "routes"), i, r)
+	{
+		str_or_dash(a, sizeof(a), json_object_get(r, "dst"));
+		if (json_is_string(v = json_object_get(r, "via")))
+			kv(2, "route", "%s via %s", a, json_string_value(v));
+		else
+			kv(2, "route", "%s", a);
+	}
+	if ((v = json_object_get(net, "mtu"))) {
+		fmt_count_json(a, sizeof(a), v);
+		kv(2, "mtu", "%s", a);
+	}
+	if (json_is_string(v = json_object_get(net, "mac")))
+		kv(2, "mac", "%s", json_string_value(v));
+	if (mode && !streq(mode, "none"))
+		kv(2, "rate", "%s",
+		   json_is_string(v = json_object_get(net, "rate")) ? json_string_value(v)
+								    : "unlimited");
+	if (json_is_object(v = json_object_get(net, "counters"))) {
+		fmt_size_json(a, sizeof(a), json_object_get(v, "rx_bytes"));
+		fmt_count_json(b, sizeof(b), json_object_get(v, "rx_packets"));
+		kv(2, "received", "%s (%s packets)", a, b);
+		fmt_size_json(a, sizeof(a), json_object_get(v, "tx_bytes"));
+		fmt_count_json(b, sizeof(b), json_object_get(v, "tx_packets"));
+		kv(2, "sent", "%s (%s packets)", a, b);
+	}
+	print_rest(2, net, known);
+}
+
+static void print_isolation(json_t *ct)
+{
+	json_t *v, *u = json_object_get(ct, "userns"), *sec = json_object_get(ct, "security");
+	char a[1024];
+
+	if (json_is_object(v = json_object_get(ct, "network")))
+		print_network(v);
+	if (!json_is_boolean(v = json_object_get(ct, "privileged")))
+		return;
+	printf("isolation:\n");
+	if (json_is_true(v)) {
+		kv(2, "ids", "privileged (root inside is root on the host)");
+	} else if (json_is_object(u)) {
+		json_int_t uid = json_integer_value(json_object_get(u, "uid"));
+		json_int_t n = json_integer_value(json_object_get(u, "count"));
+
+		kv(2, "ids", "unprivileged: 0-%lld inside = host %lld-%lld", (long long)n - 1,
+		   (long long)uid, (long long)(uid + n - 1));
+		if (json_is_string(v = json_object_get(u, "idmap")))
+			kv(2, "root fs", "%s", json_string_value(v));
+	}
+	if (json_array_size(v = json_object_get(sec, "seccomp_allow"))) {
+		fmt_any(a, sizeof(a), v);
+		kv(2, "allowed", "%s", a);
+	}
+	if (json_array_size(v = json_object_get(sec, "seccomp_deny"))) {
+		fmt_any(a, sizeof(a), v);
+		kv(2, "denied", "%s", a);
+	}
+	if (json_array_size(v = json_object_get(sec, "devices"))) {
+		fmt_any(a, sizeof(a), v);
+		kv(2, "devices", "%s", a);
+	}
+	if (json_is_true(json_object_get(sec, "no_new_privs")))
+		kv(2, "no new privs", "yes");
+}
+
 static void print_container(json_t *ct)
 {
 	static const char *const known[] = {
-		"name",	      "state",	"pid",	 "template",	"hostname", "init", "created_at",
-		"started_at", "limits", "usage", "stop_signal", "env",	    NULL};
+		"name",	      "state",	    "pid",    "template", "hostname",	 "init",
+		"created_at", "started_at", "limits", "usage",	  "stop_signal", "env",
+		"network",    "privileged", "userns", "security", NULL};
 	static const char *const known_limits[] = {"cpus",	  "cpu_weight", "cpuset", "memory",
 						   "memory_high", "swap",	"pids",	  NULL};
 	static const char *const known_usage[] = {"cpu_seconds", "memory",    "memory_peak", "swap",
@@ -1139,6 +1447,7 @@ static void print_container(json_t *ct)
 		}
 		print_rest(2, usage, known_usage);
 	}
+	print_isolation(ct);
 }
 
 static int feature_cmp(const void *a, const void *b)
@@ -1148,8 +1457,8 @@ static int feature_cmp(const void *a, const void *b)
 
 static void print_host(json_t *info)
 {
-	static const char *const known[] = {"version",	 "cgroup",     "features",
-					    "state_dir", "containers", NULL};
+	static const char *const known[] = {"version",	  "cgroup",  "features", "state_dir",
+					    "containers", "network", "userns",	 NULL};
 	json_t *features = json_object_get(info, "features"), *v;
 	char a[256];
 
@@ -1165,6 +1474,14 @@ static void print_host(json_t *info)
 		kv(0, "containers", "%s", a);
 	}
 	print_rest(0, info, known);
+	if (json_is_object(v = json_object_get(info, "network"))) {
+		printf("network:\n");
+		print_rest(2, v, (const char *const[]){NULL});
+	}
+	if (json_is_object(v = json_object_get(info, "userns"))) {
+		printf("user namespaces:\n");
+		print_rest(2, v, (const char *const[]){NULL});
+	}
 	if (json_is_object(features) && json_object_size(features) > 0) {
 		_cleanup_free_ const char **keys =
 			calloc(json_object_size(features), sizeof(char *));
@@ -1233,9 +1550,12 @@ static int verb_set(ctl *c, int argc, char **argv, ctl_error *err)
 		{"force", no_argument, NULL, 'f'},
 		{"autostart", required_argument, NULL, OPT_AUTOSTART},
 		{"autostart-order", required_argument, NULL, OPT_AUTOSTART_ORDER},
+		{"add-address", required_argument, NULL, OPT_ADD_ADDRESS},
+		{"del-address", required_argument, NULL, OPT_DEL_ADDRESS},
+		{"rate", required_argument, NULL, OPT_RATE},
 		{},
 	};
-	_cleanup_json_ json_t *autostart = NULL, *autostart_order = NULL;
+	_cleanup_json_ json_t *autostart = NULL, *autostart_order = NULL, *net = NULL;
 	_cleanup_json_ json_t *body = json_object(), *limits = NULL;
 	_cleanup_reply_ api_reply reply = {0};
 	_cleanup_free_ char *path = NULL;
@@ -1252,6 +1572,19 @@ static int verb_set(ctl *c, int argc, char **argv, ctl_error *err)
 			continue;
 		if (opt == 'f') {
 			force = true;
+			continue;
+		}
+		if (opt == OPT_ADD_ADDRESS || opt == OPT_DEL_ADDRESS) {
+			r = append_in(&net,
+				      opt == OPT_ADD_ADDRESS ? "add_addresses" : "del_addresses",
+				      json_string(optarg));
+			if (r >= 0)
+				return ctl_err(err, -ENOMEM, "out of memory");
+			continue;
+		}
+		if (opt == OPT_RATE) {
+			if (set_in(&net, "rate", json_string(optarg)) >= 0)
+				return ctl_err(err, -ENOMEM, "out of memory");
 			continue;
 		}
 		if (opt == OPT_AUTOSTART) {
@@ -1276,15 +1609,19 @@ static int verb_set(ctl *c, int argc, char **argv, ctl_error *err)
 	r = one_name("set", argc, argv, &name);
 	if (r >= 0)
 		return r;
-	if (!l.any && !autostart && !autostart_order)
+	if (!l.any && !autostart && !autostart_order && !net)
 		return usage_error("set", "nothing to change: give at least one limit, e.g. "
-					  "--memory 1G, or --autostart");
+					  "--memory 1G, --autostart, or a network change");
+	if (net && (l.any || autostart || autostart_order || force))
+		return usage_error("set", "network changes (--add-address, --del-address, --rate) "
+					  "are made on their own, not with limits or autostart");
 	if (l.any) {
 		r = limits_json("set", &l, &limits);
 		if (r >= 0)
 			return r;
 	}
-	if ((limits && json_object_set(body, "limits", limits) < 0) ||
+	if ((net && json_object_set(body, "network", net) < 0) ||
+	    (limits && json_object_set(body, "limits", limits) < 0) ||
 	    (autostart && json_object_set(body, "autostart", autostart) < 0) ||
 	    (autostart_order && json_object_set(body, "autostart_order", autostart_order) < 0) ||
 	    (force && set_new(body, "force", json_true()) < 0))

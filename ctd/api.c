@@ -72,10 +72,11 @@ static void h_info(struct request *r)
 			 f.userns, "idmapped_mounts", f.idmapped_mounts, "userfaultfd",
 			 f.userfaultfd, "soft_dirty", f.soft_dirty, "time_ns", f.time_ns);
 	reply_json(r, 200,
-		   json_pack("{s:s, s:s, s:s, s:o, s:s, s:I, s:o}", "version", CT_VERSION,
+		   json_pack("{s:s, s:s, s:s, s:o, s:s, s:I, s:o, s:o, s:o}", "version", CT_VERSION,
 			     "libct_version", ct_version(), "cgroup", cg, "features", feat,
 			     "state_dir", cfg.state_dir, "containers", (json_int_t)ctr_count(),
-			     "remote", remote_info_json()));
+			     "remote", remote_info_json(), "network", network_info_json(), "userns",
+			     userns_info_json()));
 }
 
 /* ---- containers ---- */
@@ -116,8 +117,9 @@ static bool init_is_systemd(const char *template_name, const char *init)
 static void h_create(struct request *r, const char *body, size_t len)
 {
 	static const char *const fields[] = {
-		"name",	       "template", "hostname",	"limits",	   "init", "env",
-		"stop_signal", "start",	   "autostart", "autostart_order", NULL};
+		"name",	   "template",	  "hostname", "limits",	   "init",
+		"env",	   "stop_signal", "start",    "autostart", "autostart_order",
+		"network", "privileged",  "security", NULL};
 	_cleanup_json_ json_t *j = parse_body(r, body, len, true);
 	struct apierr e;
 	ct_error err = {0};
@@ -221,6 +223,11 @@ static void h_create(struct request *r, const char *body, size_t len)
 		apierr_set(&e, 409, "conflict", "container '%s' exists", name);
 		goto fail;
 	}
+	/* Checked and allocated against the other containers: unique addresses, host
+	 * interface names and id ranges. */
+	if (ctr_security_from_json(c, j, &e) < 0 || ctr_net_from_json(c, j, false, &e) < 0 ||
+	    ctr_userns_from_json(c, j, false, &e) < 0)
+		goto fail;
 	/* May import the template from the template path (blocking, once per template). */
 	if (template_ensure(tmpl, &e) < 0)
 		goto fail;
@@ -267,8 +274,8 @@ static void h_get(struct request *r, const char *name)
 
 static void h_patch(struct request *r, const char *name, const char *body, size_t len)
 {
-	static const char *const fields[] = {"limits", "force", "autostart", "autostart_order",
-					     NULL};
+	static const char *const fields[] = {"limits",		"force",   "autostart",
+					     "autostart_order", "network", NULL};
 	_cleanup_json_ json_t *j = parse_body(r, body, len, true);
 	struct ctr *c;
 	struct apierr e;
@@ -291,16 +298,29 @@ static void h_patch(struct request *r, const char *name, const char *body, size_
 	}
 	if (autostart_from_json(j, &ap, &e) < 0)
 		goto fail;
+	/* So that a failure in one part cannot leave the other applied. */
+	if (json_object_get(j, "network") && json_object_size(j) != 1) {
+		apierr_set(&e, 400, "bad_request", "'network' is changed in a PATCH of its own");
+		goto fail;
+	}
 	v = json_object_get(j, "limits");
-	if (!v && !ap.set_on && !ap.set_order) {
+	if (!v && !ap.set_on && !ap.set_order && !json_object_get(j, "network")) {
 		apierr_set(&e, 400, "bad_request",
-			   "missing field 'limits' (or 'autostart', 'autostart_order')");
+			   "missing field 'limits' (or 'network', 'autostart', 'autostart_order')");
 		goto fail;
 	}
 	if (v && limits_from_json(v, &patch, &e) < 0)
 		goto fail;
 	if (!(c = lookup(r, name)))
 		return;
+	/* The network first, on its own: it checks everything before it changes anything,
+	 * applies live and persists (or changes nothing). */
+	if (json_object_get(j, "network")) {
+		if (ctr_net_patch(c, json_object_get(j, "network"), &e) < 0)
+			goto fail;
+		reply_json(r, 200, ctr_to_json(c));
+		return;
+	}
 	merged = c->limits;
 	limits_merge(&merged, &patch);
 	if (ct_limits_validate(&merged, &err) < 0) {

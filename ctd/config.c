@@ -53,7 +53,8 @@ static const struct {
 	{"listen", CFG_LISTEN, &cfg.listen, false},
 };
 
-static int config_line(const char *path, unsigned lineno, char *key, char *value, unsigned given)
+static int config_line(const char *path, unsigned lineno, const char *section, char *key,
+		       char *value, unsigned given)
 {
 #define BAD(...)                                                                                   \
 	do {                                                                                       \
@@ -62,6 +63,14 @@ static int config_line(const char *path, unsigned lineno, char *key, char *value
 		fputc('\n', stderr);                                                               \
 		return -EINVAL;                                                                    \
 	} while (0)
+
+	if (section[0]) {
+		char msg[256];
+
+		if (network_config_key(section, key, value, msg, sizeof(msg)) < 0)
+			BAD("%s", msg);
+		return 0;
+	}
 
 	for (size_t i = 0; i < ARRAY_SIZE(string_keys); i++) {
 		char *copy;
@@ -117,6 +126,7 @@ int config_load(const char *path, bool explicit, unsigned given)
 {
 	_cleanup_fclose_ FILE *f = NULL;
 	char line[CONFIG_MAX_LINE + 2];
+	char section[16] = "";
 	unsigned lineno = 0;
 	int r;
 
@@ -143,6 +153,22 @@ int config_load(const char *path, bool explicit, unsigned given)
 		s = strip(line);
 		if (*s == '\0' || *s == '#')
 			continue;
+		/* [network] and [userns]; the keys before the first section are ctd's own. */
+		if (*s == '[') {
+			size_t n = strlen(s);
+
+			if (s[n - 1] != ']' || n - 2 >= sizeof(section) ||
+			    (strcmp(s, "[network]") != 0 && strcmp(s, "[userns]") != 0)) {
+				fprintf(stderr,
+					"ctd: %s:%u: unknown section %s (there are [network] and "
+					"[userns])\n",
+					path, lineno, s);
+				return -EINVAL;
+			}
+			memcpy(section, s + 1, n - 2);
+			section[n - 2] = '\0';
+			continue;
+		}
 		eq = strchr(s, '=');
 		if (!eq) {
 			fprintf(stderr, "ctd: %s:%u: expected 'key = value', got '%s'\n", path,
@@ -171,7 +197,7 @@ int config_load(const char *path, bool explicit, unsigned given)
 				}
 			value = strip(value);
 		}
-		r = config_line(path, lineno, key, value, given);
+		r = config_line(path, lineno, section, key, value, given);
 		if (r < 0)
 			return r;
 	}

@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "alloc.h"
 #include "ct.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -145,8 +146,23 @@ struct ctd_config {
 	const char *group;	   /* may use the API besides root; default "ct" */
 	gid_t group_gid;	   /* (gid_t)-1 while the group does not exist */
 	unsigned autostart_parallel;
-	const char *listen; /* ADDRESS:PORT of the remote API (TLS, remote.c); NULL: off */
+	const char *listen;  /* ADDRESS:PORT of the remote API (TLS, remote.c); NULL: off */
 	unsigned rate_limit; /* requests per second per client (burst twice that); 0: off */
+	/* [network] (network.c) */
+	struct {
+		char bridge[CT_IFNAME_MAX + 1]; /* ctd's bridge; default "ctbr0" */
+		ct_net_addr ipv4, ipv6; /* the bridge's addresses = the pools; family 0: none */
+		bool nat;		/* masquerade the pools' traffic leaving the host */
+		enum ct_net_mode mode;	/* of new containers */
+		char uplink[CT_IFNAME_MAX + 1]; /* routed mode: proxy ARP/NDP on this interface */
+		unsigned mtu;			/* bridge and veths; 0: 1500 */
+	} net;
+	/* [userns] */
+	struct {
+		uint32_t first; /* host id of the first range */
+		uint32_t size;	/* ids per container */
+		uint32_t max;	/* ranges */
+	} userns;
 };
 extern struct ctd_config cfg;
 
@@ -282,6 +298,14 @@ struct ctr {
 	char created_at[32];
 	bool autostart;	     /* start when ctd first starts after a host boot */
 	int autostart_order; /* lower first; equal ones together */
+	/* network.c: the network as the user asked for it (addresses allocated and explicit;
+	 * routes only the user's; bridge filled in at start), user namespace, security */
+	ct_net_config net;
+	bool routes_given;
+	bool privileged;    /* no user namespace (containers from before: no field) */
+	struct idrange ids; /* the host ids of an unprivileged one */
+	char **seccomp_allow, **seccomp_deny, **devices;
+	bool no_new_privs;
 
 	/* runtime */
 	enum ctr_state state;
@@ -294,6 +318,7 @@ struct ctr {
 	struct request *stop_waiters;
 	bool stopping;
 	struct console *console; /* console.c; NULL when stopped, or adopted after a restart */
+	char idmap[16];		 /* ct_container_idmap_method() of the running container */
 
 	struct ctr *next;
 };
@@ -423,6 +448,45 @@ uint64_t events_emitted(void);
 size_t events_subscribers(void);
 /* Ends every stream; before http_stop(). */
 void events_shutdown(void);
+
+/* ---- network.c: networks, user namespaces and security overrides of containers ---- */
+
+/* Before config_load: the defaults of [network] and [userns]. */
+void network_config_defaults(void);
+/* One key of [network] or [userns]; msg gets the reason on error. */
+int network_config_key(const char *section, const char *key, const char *value, char *msg,
+		       size_t len);
+/* After config_load: consistency of the pools and id ranges. */
+int network_config_check(char *msg, size_t len);
+/* Bridge, forwarding and NAT on the host (idempotent); done when first needed. */
+int network_host_ensure(struct apierr *e);
+/* For GET /v1/info: the settings and what is in use. */
+json_t *network_info_json(void);
+json_t *userns_info_json(void);
+/* At startup: sets the host up if a container uses the network; removes a NAT table left by a
+ * configuration that had NAT on. Logs, never fails. */
+void network_startup(void);
+
+/* Create (and load: loading, which skips allocation and conflicts): "network", "privileged",
+ * "userns", "security" of a body or of config.json into c. */
+int ctr_net_from_json(struct ctr *c, json_t *body, bool loading, struct apierr *e);
+int ctr_userns_from_json(struct ctr *c, json_t *body, bool loading, struct apierr *e);
+int ctr_security_from_json(struct ctr *c, json_t *body, struct apierr *e);
+/* Stored forms (config.json), added to j. */
+void ctr_extra_to_json_stored(const struct ctr *c, json_t *j);
+/* The view: "network" (with counters while running), "privileged", "userns", "security". */
+void ctr_extra_to_json(struct ctr *c, json_t *j);
+/* Everything of the above that goes into the spec (for a start). */
+int ctr_extra_build_spec(struct ctr *c, ct_spec *spec, struct apierr *e);
+/* The effective network of c (bridge, default routes) for libct. */
+void ctr_net_effective(const struct ctr *c, ct_net_config *ret);
+/* PATCH "network": {"add_addresses", "del_addresses", "rate"}: checks, applies live when
+ * running, persists. */
+int ctr_net_patch(struct ctr *c, json_t *v, struct apierr *e);
+/* After ct_container_open / when found dead (state.c). */
+void ctr_extra_adopted(struct ctr *c);
+void ctr_net_dead(struct ctr *c);
+void ctr_extra_free(struct ctr *c);
 
 /* ---- metrics.c: GET /metrics ---- */
 

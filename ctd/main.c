@@ -408,6 +408,15 @@ int main(int argc, char **argv)
 	int opt, r, listen_fd, ret = 1;
 
 	log_detect_journal();
+	{
+		/* Before anything else: from here on no process that joins a container can reach
+		 * ctd's binary on disk through /proc/<pid>/exe (CVE-2019-5736). */
+		ct_error err = {0};
+
+		if (ct_self_exe_seal(argv, &err) < 0)
+			log_warn("cannot run from a sealed copy of ctd: %s", err.msg);
+	}
+	network_config_defaults();
 	while ((opt = getopt_long(argc, argv, "s:d:t:p:c:g:C:fl:Vh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
@@ -478,6 +487,14 @@ int main(int argc, char **argv)
 	r = config_load(config_file ?: CTD_CONFIG_FILE, config_file != NULL, given);
 	if (r < 0)
 		return 2;
+	{
+		char msg[256];
+
+		if (network_config_check(msg, sizeof(msg)) < 0) {
+			fprintf(stderr, "ctd: %s: %s\n", config_file ?: CTD_CONFIG_FILE, msg);
+			return 2;
+		}
+	}
 	if (!*cfg.group) {
 		fprintf(stderr, "ctd: the group is empty\n");
 		return 2;
@@ -582,6 +599,7 @@ int main(int argc, char **argv)
 		close(listen_fd);
 		goto out_socket;
 	}
+	network_startup();
 	r = http_start(listen_fd); /* MHD owns listen_fd from here on */
 	if (r < 0) {
 		log_error("cannot start the HTTP server");

@@ -5,6 +5,7 @@
  * says (backslash, double quote, newline); every family has its HELP and TYPE, and all of a
  * family's samples are written together. */
 #include <dirent.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
@@ -124,6 +125,8 @@ struct ctr_sample {
 	struct ctr *c;
 	bool have;
 	ct_stats st;
+	bool have_net;
+	ct_net_stats net;
 };
 
 static void containers(FILE *f)
@@ -141,6 +144,8 @@ static void containers(FILE *f)
 			else
 				running++;
 			s[i].have = c->ct && ct_container_stats(c->ct, &s[i].st, NULL) == 0;
+			s[i].have_net = c->ct && c->net.mode != CT_NET_NONE &&
+					ct_container_net_stats(c->ct, &s[i].net, NULL) == 0;
 		}
 	}
 	n = i;
@@ -196,6 +201,38 @@ static void containers(FILE *f)
 		if (s[i].have)
 			sample_ctr(f, "ct_container_pids", s[i].c->name, "%llu",
 				   (unsigned long long)s[i].st.pids_current);
+
+	/* As cAdvisor names them (container_network_*), seen from the container. */
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} net[] = {
+		{"ct_container_network_receive_bytes_total", "Bytes received by the container.",
+		 offsetof(ct_net_stats, rx_bytes)},
+		{"ct_container_network_receive_packets_total", "Packets received by the container.",
+		 offsetof(ct_net_stats, rx_packets)},
+		{"ct_container_network_receive_packets_dropped_total",
+		 "Packets to the container that were dropped.", offsetof(ct_net_stats, rx_dropped)},
+		{"ct_container_network_transmit_bytes_total", "Bytes sent by the container.",
+		 offsetof(ct_net_stats, tx_bytes)},
+		{"ct_container_network_transmit_packets_total", "Packets sent by the container.",
+		 offsetof(ct_net_stats, tx_packets)},
+		{"ct_container_network_transmit_packets_dropped_total",
+		 "Packets from the container that were dropped (e.g. over its rate).",
+		 offsetof(ct_net_stats, tx_dropped)},
+	};
+	for (size_t k = 0; k < ARRAY_SIZE(net); k++) {
+		family(f, net[k].name, "counter", net[k].help);
+		for (i = 0; i < n; i++) {
+			const char *base = (const char *)&s[i].net;
+			uint64_t v;
+
+			if (!s[i].have_net)
+				continue;
+			memcpy(&v, base + net[k].off, sizeof(v));
+			sample_ctr(f, net[k].name, s[i].c->name, "%llu", (unsigned long long)v);
+		}
+	}
 
 	family(f, "ct_container_oom_kills_total", "counter",
 	       "Processes killed by the OOM killer in the container since it started.");

@@ -72,6 +72,7 @@ void ctr_free(struct ctr *c)
 	free(c->hostname);
 	strv_free(c->init);
 	strv_free(c->env);
+	ctr_extra_free(c);
 	free(c);
 }
 
@@ -153,6 +154,7 @@ int ctr_save_config(struct ctr *c, struct apierr *e)
 	json_object_set_new(j, "created_at", json_string(c->created_at));
 	json_object_set_new(j, "autostart", json_boolean(c->autostart));
 	json_object_set_new(j, "autostart_order", json_integer(c->autostart_order));
+	ctr_extra_to_json_stored(c, j);
 	r = save_json(c, "config.json", j);
 	if (r < 0 && e)
 		apierr_set(e, 500, "internal", "cannot save the configuration of '%s': %s", c->name,
@@ -166,7 +168,8 @@ int ctr_save_runtime(struct ctr *c)
 	_cleanup_json_ json_t *j = NULL;
 
 	if (c->state == CTR_RUNNING) {
-		j = json_pack("{s:i, s:s}", "pid", (int)c->pid, "started_at", c->started_at);
+		j = json_pack("{s:i, s:s, s:s}", "pid", (int)c->pid, "started_at", c->started_at,
+			      "idmap", c->idmap);
 		return save_json(c, "state.json", j);
 	}
 	dirfd = ctr_dirfd(c);
@@ -234,6 +237,13 @@ static struct ctr *ctr_load(const char *name)
 			log_warn("container %s: %s; no autostart", name, e.message);
 		else
 			autostart_apply(c, &ap);
+	}
+	/* A container whose network, ids or security cannot be read is not started with
+	 * something else than it was given: it is not loaded, and the operator decides. */
+	if (ctr_net_from_json(c, j, true, &e) < 0 || ctr_userns_from_json(c, j, true, &e) < 0 ||
+	    ctr_security_from_json(c, j, &e) < 0) {
+		log_warn("container %s: %s", name, e.message);
+		goto fail;
 	}
 	return c;
 fail:
@@ -308,6 +318,7 @@ static void ctr_finish(struct ctr *c)
 	c->stopping = false;
 	c->pid = 0;
 	c->started_at[0] = '\0';
+	c->idmap[0] = '\0';
 	r = ctr_save_runtime(c);
 	if (r < 0)
 		log_error("container %s: cannot record that it stopped: %s", c->name, strerror(-r));
@@ -352,6 +363,8 @@ static int build_spec(struct ctr *c, ct_spec *spec, int console_fd, struct apier
 			return apierr_from_ct(e, &err, "container spec");
 	if (c->limits.set && ct_spec_set_limits(spec, &c->limits, &err) < 0)
 		return apierr_from_ct(e, &err, "container spec");
+	if (ctr_extra_build_spec(c, spec, e) < 0)
+		return -1;
 	if (ct_spec_validate(spec, &err) < 0)
 		return apierr_from_ct(e, &err, "container spec");
 	return 0;
@@ -394,6 +407,7 @@ int ctr_start(struct ctr *c, struct apierr *e)
 
 	c->ct = ct;
 	c->pid = ct_container_pid(ct);
+	snprintf(c->idmap, sizeof(c->idmap), "%s", ct_container_idmap_method(ct) ?: "");
 	fs_now_iso(c->started_at, sizeof(c->started_at));
 	c->state = CTR_RUNNING;
 	r = ctr_watch(c);
@@ -613,6 +627,7 @@ json_t *ctr_to_json(struct ctr *c)
 	json_object_set_new(j, "limits", limits_to_json(&c->limits));
 	json_object_set_new(j, "autostart", json_boolean(c->autostart));
 	json_object_set_new(j, "autostart_order", json_integer(c->autostart_order));
+	ctr_extra_to_json(c, j);
 	if (c->state == CTR_RUNNING) {
 		ct_stats st;
 		ct_error err = {0};
@@ -652,6 +667,7 @@ static void ctr_adopt(struct ctr *c)
 		if (ct_container_purge(c->name, CGROUP_PARENT, &err) < 0)
 			log_warn("container %s: cannot remove a leftover cgroup: %s", c->name,
 				 err.msg);
+		ctr_net_dead(c);
 		return;
 	}
 	pid = json_integer_value(json_object_get(j, "pid"));
@@ -660,6 +676,9 @@ static void ctr_adopt(struct ctr *c)
 		c->state = CTR_RUNNING;
 		snprintf(c->started_at, sizeof(c->started_at), "%s",
 			 json_string_value(json_object_get(j, "started_at")) ?: "");
+		snprintf(c->idmap, sizeof(c->idmap), "%s",
+			 json_string_value(json_object_get(j, "idmap")) ?: "");
+		ctr_extra_adopted(c);
 		r = ctr_watch(c);
 		if (r < 0) {
 			log_error("container %s: cannot watch pid %d: %s", c->name, (int)pid,
@@ -674,6 +693,7 @@ static void ctr_adopt(struct ctr *c)
 		 (int)pid, err.msg[0] ? err.msg : "no pid");
 	if (ct_container_purge(c->name, CGROUP_PARENT, &err) < 0)
 		log_warn("container %s: cannot remove what is left of it: %s", c->name, err.msg);
+	ctr_net_dead(c);
 	r = ctr_save_runtime(c);
 	if (r < 0)
 		log_warn("container %s: %s", c->name, strerror(-r));

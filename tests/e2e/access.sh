@@ -39,6 +39,19 @@ out=$("$CTD" --config "$E2E_DIR/bad2.conf" --foreground 2>&1)
 is "$?" 2 "a config file with a bad value: exit 2"
 like "$out" "bad2.conf:1: autostart_parallel must be" "... and the message names file:line"
 
+printf 'log_level = info\n[network]\nipv4 = 10.0.0.1\n' >"$E2E_DIR/bad3.conf"
+out=$("$CTD" --config "$E2E_DIR/bad3.conf" --foreground 2>&1)
+is "$?" 2 "[network] ipv4 without a prefix: exit 2"
+like "$out" "bad3.conf:3: ipv4 must be the bridge's IPv4 address with its prefix" "... naming file:line"
+printf '[nat]\non = yes\n' >"$E2E_DIR/bad4.conf"
+out=$("$CTD" --config "$E2E_DIR/bad4.conf" --foreground 2>&1)
+is "$?" 2 "an unknown section: exit 2"
+like "$out" "bad4.conf:1: unknown section [nat]" "... naming it"
+printf '[userns]\nfirst_id = 4000000000\n' >"$E2E_DIR/bad5.conf"
+out=$("$CTD" --config "$E2E_DIR/bad5.conf" --foreground 2>&1)
+is "$?" 2 "[userns] ranges beyond 32 bits: exit 2"
+like "$out" "does not fit in 32 bits" "... saying so"
+
 out=$("$CTD" --config "$E2E_DIR/missing.conf" --foreground 2>&1)
 is "$?" 2 "a missing explicit config file: exit 2"
 [ ! -e "$SOCK" ]
@@ -53,10 +66,24 @@ GID_G=$(getent group "$G" | cut -d: -f3)
 
 build_busybox_template
 printf 'group = %s   # who may manage\nlog_level = debug\nautostart_parallel = 2\n' "$G" >"$E2E_DIR/ctd.conf"
+# A pool with room for one address, and two id ranges, to see them run out.
+printf '[network]\nipv4 = 10.99.0.1/30\nipv6 = none\n[userns]\nfirst_id = 2000000000\nmax_containers = 2\n' >>"$E2E_DIR/ctd.conf"
 start_ctd --config "$E2E_DIR/ctd.conf" || { ok 1 "ctd starts with the config file"; done_testing; exit 1; }
 ok 0 "ctd starts with the config file"
 
 is "$(stat -c '%a %U %G' "$SOCK")" "660 root $G" "the socket is 0660 root:$G"
+out=$(ctctl --json create cfgnet)
+is "$(json '" ".join(j["network"]["addresses"]) + " " + str(j["userns"]["uid"])' <<<"$out")" \
+	"10.99.0.2/30 2000000000" "[network] and [userns] of the file apply: address and id range"
+out=$(api POST /v1/containers '{"name":"cfgnet2"}')
+like "$out" '507 {"error":"exhausted"' "the pool's only address is taken: 507 exhausted"
+out=$(api POST /v1/containers '{"name":"cfgnet2","network":{"mode":"none"}}')
+like "$out" '201 ' "without a network it is created (the second id range)"
+out=$(api POST /v1/containers '{"name":"cfgnet3","network":{"mode":"none"}}')
+like "$out" '507 {"error":"exhausted"' "a third id range is refused: 507 exhausted"
+like "$out" "max_containers" "naming the setting"
+ctctl destroy cfgnet >/dev/null
+ctctl destroy cfgnet2 >/dev/null
 
 # Let the user reach the socket's directory (mktemp made it 0700).
 chmod 0711 "$E2E_DIR"

@@ -21,12 +21,15 @@ TMP=$(mktemp -d /tmp/ctd-api-errors.XXXXXX)
 SOCK=$TMP/run/ctd.sock
 STATE=$TMP/state
 CTD_PID=
+# ctd's network (bridge, NAT) belongs in a namespace of the test's own, never the host's.
+NETNS=ct-e2e-$$
 
 cleanup() {
 	if [ -n "$CTD_PID" ]; then
 		kill -TERM "$CTD_PID" 2>/dev/null
 		wait "$CTD_PID" 2>/dev/null
 	fi
+	[ -e "/run/netns/$NETNS" ] && ip netns del "$NETNS" 2>/dev/null
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -68,7 +71,8 @@ expect() {
 }
 
 mkdir -p "$TMP/empty"
-"$CTD" --foreground --socket "$SOCK" --state-dir "$STATE" --template-path "$TMP/empty" \
+ip netns add "$NETNS" || { echo "1..0 # SKIP cannot create a network namespace"; exit 0; }
+nsenter --net="/run/netns/$NETNS" "$CTD" --foreground --socket "$SOCK" --state-dir "$STATE" --template-path "$TMP/empty" \
 	--log-level warn 2>"$TMP/ctd.log" &
 CTD_PID=$!
 for _ in $(seq 50); do
@@ -76,7 +80,7 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 
-echo "1..32"
+echo "1..65"
 
 expect "info answers" 200 "" GET /v1/info
 [[ $body == *'"cgroup":'* && $body == *'"features":'* ]] && ok "info has cgroup and features" ||
@@ -113,6 +117,43 @@ expect "unknown limit" 400 bad_request POST /v1/containers -d '{"name":"web1","l
 expect "unknown signal" 400 invalid_argument POST /v1/containers \
 	-d '{"name":"web1","stop_signal":"SIGNOPE"}'
 expect "missing template" 404 not_found POST /v1/containers -d '{"name":"web1","template":"nosuch"}'
+
+# Network, user namespace and security fields: checked before anything is made (the
+# template check comes after them, so these fail with their own error, not with 404).
+C='{"name":"web1","template":"nosuch",'
+expect "network: unknown mode" 400 invalid_argument POST /v1/containers -d "$C"'"network":{"mode":"nat"}}'
+expect "network: unknown field" 400 bad_request POST /v1/containers -d "$C"'"network":{"vlan":5}}'
+expect "network: not an object" 400 bad_request POST /v1/containers -d "$C"'"network":"bridge"}'
+expect "network: malformed address" 400 invalid_argument POST /v1/containers -d "$C"'"network":{"addresses":["10.77.0.300"]}}'
+expect "network: addresses not strings" 400 bad_request POST /v1/containers -d "$C"'"network":{"addresses":[5]}}'
+expect "network: address outside the bridge's subnet" 400 invalid_argument POST /v1/containers -d "$C"'"network":{"addresses":["192.168.1.5"]}}'
+expect "network: the subnet's network address" 400 invalid_argument POST /v1/containers -d "$C"'"network":{"addresses":["10.77.0.0"]}}'
+expect "network: the broadcast address" 400 invalid_argument POST /v1/containers -d "$C"'"network":{"addresses":["10.77.255.255"]}}'
+expect "network: the bridge's own address" 409 conflict POST /v1/containers -d "$C"'"network":{"addresses":["10.77.0.1"]}}'
+expect "network: another prefix on the bridge" 400 invalid_argument POST /v1/containers -d "$C"'"network":{"addresses":["10.77.0.9/24"]}}'
+expect "network: an address twice" 400 invalid_argument POST /v1/containers -d "$C"'"network":{"addresses":["10.77.0.9","10.77.0.9/16"]}}'
+expect "network: a multicast address" 400 invalid_argument POST /v1/containers -d "$C"'"network":{"mode":"routed","addresses":["224.0.0.5"]}}'
+expect "network: routed mode with a /24" 400 invalid_argument POST /v1/containers -d "$C"'"network":{"mode":"routed","addresses":["203.0.113.5/24"]}}'
+expect "network: mode none with addresses" 400 invalid_argument POST /v1/containers -d "$C"'"network":{"mode":"none","addresses":["10.77.0.9"]}}'
+expect "network: a rate in bytes" 400 invalid_argument POST /v1/containers -d "$C"'"network":{"rate":"100MB"}}'
+expect "network: a rate that is no rate" 400 invalid_argument POST /v1/containers -d "$C"'"network":{"rate":"fast"}}'
+expect "network: a multicast MAC" 400 invalid_argument POST /v1/containers -d "$C"'"network":{"mac":"01:00:5e:00:00:01"}}'
+expect "network: MTU below 1280" 400 invalid_argument POST /v1/containers -d "$C"'"network":{"mtu":576}}'
+expect "network: host_ifname too long" 400 invalid_argument POST /v1/containers -d "$C"'"network":{"host_ifname":"abcdefghijklmnop"}}'
+expect "network: host_ifname with a slash" 400 invalid_argument POST /v1/containers -d "$C"'"network":{"host_ifname":"a/b"}}'
+expect "network: host_ifname is the bridge" 400 invalid_argument POST /v1/containers -d "$C"'"network":{"host_ifname":"ctbr0"}}'
+expect "network: host_ifname of libct's reserved form" 400 invalid_argument POST /v1/containers -d "$C"'"network":{"host_ifname":"cq-web1"}}'
+expect "network: a route without dst" 400 bad_request POST /v1/containers -d "$C"'"network":{"routes":[{"via":"10.77.0.1"}]}}'
+expect "network: a route with a gateway of the other family" 400 invalid_argument POST /v1/containers -d "$C"'"network":{"routes":[{"dst":"10.1.0.0/16","via":"fd77::1"}]}}'
+expect "privileged: not a boolean" 400 bad_request POST /v1/containers -d "$C"'"privileged":"yes"}'
+expect "security: unknown field" 400 bad_request POST /v1/containers -d "$C"'"security":{"apparmor":"x"}}'
+expect "security: unknown syscall" 400 invalid_argument POST /v1/containers -d "$C"'"security":{"seccomp_allow":["frobnicate"]}}'
+expect "security: allowed and denied at once" 400 invalid_argument POST /v1/containers -d "$C"'"security":{"seccomp_allow":["keyctl"],"seccomp_deny":["keyctl"]}}'
+expect "security: a malformed device rule" 400 invalid_argument POST /v1/containers -d "$C"'"security":{"devices":["c 10:x rwm"]}}'
+expect "security: every device ('a')" 400 invalid_argument POST /v1/containers -d "$C"'"security":{"devices":["a"]}}'
+expect "security: no_new_privs not a boolean" 400 bad_request POST /v1/containers -d "$C"'"security":{"no_new_privs":1}}'
+expect "PATCH network of a missing container" 404 not_found PATCH /v1/containers/web1 -d '{"network":{"rate":"10M"}}'
+expect "PATCH network with other fields" 400 bad_request PATCH /v1/containers/web1 -d '{"network":{"rate":"10M"},"autostart":true}'
 
 head -c $((2 * 1024 * 1024)) /dev/zero >"$TMP/big"
 expect "body over 1 MiB (Content-Length)" 413 payload_too_large POST /v1/containers \

@@ -56,6 +56,40 @@ check "{\"name\": \"x\", \"init\": [$(printf '"a",%.0s' $(seq 1100))\"a\"]}" 400
 	"an init of 1101 arguments"
 check "{\"name\": \"$(head -c 300 /dev/zero | tr '\0' a)\"}" 400 invalid_argument "a 300-byte name"
 is "$(api POST /v1/containers '{"name": "x\u0000y"}' | code)" 400 "a name with a NUL: 400"
+# The network, user namespace and security fields.
+check '{"name": "x", "network": {"addresses": "10.77.0.5"}}' 400 bad_request "addresses as a string"
+check "{\"name\": \"x\", \"network\": {\"addresses\": [$(printf '"10.77.1.%d",' $(seq 1 40))\"10.77.2.1\"]}}" \
+	400 invalid_argument "41 addresses"
+check "{\"name\": \"x\", \"network\": {\"routes\": [$(printf '{"dst":"10.%d.0.0/16"},' $(seq 1 40)){\"dst\":\"default\"}]}}" \
+	400 invalid_argument "41 routes"
+check '{"name": "x", "network": {"addresses": ["10.77.0.5\u0000/8"]}}' 400 bad_request "an address with a NUL (refused by the parser)"
+check '{"name": "x", "network": {"addresses": ["10.77.0.5/99999999999"]}}' 400 invalid_argument "an absurd prefix"
+check '{"name": "x", "network": {"rate": "99999999999999999999999999G"}}' 400 invalid_argument "an absurd rate"
+check '{"name": "x", "network": {"rate": -1}}' 400 invalid_argument "a negative rate"
+check '{"name": "x", "network": {"rate": 1e400}}' 400 bad_request "a rate of 1e400"
+check '{"name": "x", "network": {"mtu": 1e10}}' 400 invalid_argument "an MTU of 1e10"
+check '{"name": "x", "network": {"host_ifname": "../../etc"}}' 400 invalid_argument "a host_ifname with a path"
+check '{"name": "x", "network": {"host_ifname": "a b"}}' 400 invalid_argument "a host_ifname with a blank"
+check '{"name": "x", "network": {"mac": "ff:ff:ff:ff:ff:ff"}}' 400 invalid_argument "the broadcast MAC"
+check '{"name": "x", "network": {"routes": [{"dst": "default", "via": "10.77.0.1", "metric": 5}]}}' \
+	400 bad_request "a route with an unknown field"
+check '{"name": "x", "privileged": null}' 400 bad_request "privileged null"
+check "{\"name\": \"x\", \"security\": {\"seccomp_allow\": [\"$(head -c 300 /dev/zero | tr '\0' a)\"]}}" \
+	400 invalid_argument "a 300-byte syscall name"
+check "{\"name\": \"x\", \"security\": {\"devices\": [$(printf '"c 1:%d rwm",' $(seq 1 80))\"c 1:3 r\"]}}" \
+	400 invalid_argument "81 device rules"
+check '{"name": "x", "security": {"devices": ["c 99999999999:1 rwm"]}}' 400 invalid_argument "a device number out of range"
+check '{"name": "x", "security": {"devices": ["c 1:3 rwmx"]}}' 400 invalid_argument "a device access beyond rwm"
+api POST /v1/containers '{"name": "hx"}' >/dev/null
+out=$(api PATCH /v1/containers/hx '{"network": {"add_addresses": [1]}}')
+is "$(code <<<"$out")" 400 "PATCH with an address of the wrong type: 400"
+out=$(api PATCH /v1/containers/hx '{"network": {"add_addresses": ["10.77.0.1"]}}')
+is "$(code <<<"$out")" 409 "PATCH adding the bridge's own address: 409"
+out=$(api PATCH /v1/containers/hx "{\"network\": {\"add_addresses\": [$(printf '"10.77.3.%d",' $(seq 1 20))\"10.77.4.1\"]}}")
+is "$(code <<<"$out")" 400 "PATCH adding 21 addresses: 400"
+is "$(api GET /v1/containers/hx | body | json '" ".join(j["network"]["addresses"])')" \
+	"10.77.0.2/16 fd77::2/64" "  and hx's addresses are unchanged"
+api DELETE /v1/containers/hx >/dev/null
 out=$(api PATCH /v1/containers/nothere '{"limits": {"cpus": "NaN"}}')
 is "$(code <<<"$out")" 400 "PATCH with cpus NaN: 400"
 out=$(api POST /v1/containers/nothere/stop '{"timeout": 1e400}')

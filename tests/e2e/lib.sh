@@ -2,6 +2,12 @@
 # Shared by the end-to-end tests: a real ctd on a temporary socket and state directory, a
 # busybox template built from the host's busybox-static, TAP output, and cleanup on every
 # exit path (containers destroyed, ctd stopped by its PID, temporary files removed).
+#
+# Every test's ctd runs in a network namespace of the test's own ($NETNS, the test's "host"):
+# ctd sets up its bridge, forwarding and NAT rules there, never in the real host's. ctctl
+# stays outside (it speaks over the Unix socket); what needs TCP runs inside with in_netns.
+# ctd enters it with nsenter (network namespace only): `ip netns exec` would also remount
+# /sys, which hides the cgroup hierarchies ctd works in.
 
 set -uo pipefail
 
@@ -47,6 +53,7 @@ SOCK=$E2E_DIR/ctd.sock
 STATE=$E2E_DIR/state
 ARCHIVES=$E2E_DIR/archives
 CGROUP_PARENT=ct-e2e-$$
+NETNS=ct-e2e-$$
 CTD_PID=
 
 ctctl() { "$CTCTL_BIN" --socket "$SOCK" "$@"; }
@@ -65,8 +72,16 @@ api() { # api METHOD PATH [BODY]: prints "STATUS BODY"
 	cat "$E2E_DIR/resp"
 }
 
+in_netns() { ip netns exec "$NETNS" "$@"; }
+
+netns_create() {
+	[ -e "/run/netns/$NETNS" ] && return 0
+	ip netns add "$NETNS" && ip -n "$NETNS" link set lo up
+}
+
 start_ctd() {
-	"$CTD" --socket "$SOCK" --state-dir "$STATE" --template-path "$ARCHIVES" \
+	netns_create || { diag "cannot create network namespace $NETNS"; return 1; }
+	nsenter --net="/run/netns/$NETNS" "$CTD" --socket "$SOCK" --state-dir "$STATE" --template-path "$ARCHIVES" \
 		--cgroup-parent "$CGROUP_PARENT" --foreground --log-level debug "$@" >>"$E2E_DIR/ctd.log" 2>&1 &
 	CTD_PID=$!
 	for _ in $(seq 100); do
@@ -104,6 +119,8 @@ e2e_cleanup() {
 		sleep 0.1
 		find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
 	done
+	# The bridge, veths and NAT rules of ctd go with the namespace.
+	[ -e "/run/netns/$NETNS" ] && ip netns del "$NETNS" 2>/dev/null
 	if [ "$tap_failed" -ne 0 ] && [ -f "$E2E_DIR/ctd.log" ]; then
 		diag "ctd log:"
 		tail -n 40 "$E2E_DIR/ctd.log" | sed 's/^/#   /'

@@ -24,8 +24,9 @@ is "$fp_file" "$FP" "the fingerprint is the one of <state>/tls/server.crt"
 
 C1=$E2E_DIR/client1
 C2=$E2E_DIR/client2
-c1() { CT_CONFIG_DIR=$C1 ctctl "$@"; }
-c2() { CT_CONFIG_DIR=$C2 ctctl "$@"; }
+# ctd listens in the test's network namespace: whatever speaks TCP to it runs there too.
+c1() { CT_CONFIG_DIR=$C1 in_netns "$CTCTL_BIN" --socket "$SOCK" "$@"; }
+c2() { CT_CONFIG_DIR=$C2 in_netns "$CTCTL_BIN" --socket "$SOCK" "$@"; }
 
 # --- pinning the server ---
 out=$(c1 remote add r "$URL" 2>&1)
@@ -78,7 +79,7 @@ grep -q "GET /v1/containers remote client1 (" "$E2E_DIR/ctd.log"
 ok $? "ctd logs the remote peer by name and fingerprint"
 
 # --- curl with the same client certificate ---
-CURL_C1=(curl -sk --cert "$C1/client.crt" --key "$C1/client.key")
+CURL_C1=(in_netns curl -sk --cert "$C1/client.crt" --key "$C1/client.key")
 is "$("${CURL_C1[@]}" -o /dev/null -w '%{http_code}' "$URL/v1/containers")" 200 \
 	"curl with the trusted client certificate works"
 code=$("${CURL_C1[@]}" -o "$E2E_DIR/resp" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
@@ -89,10 +90,10 @@ is "$code $(cat "$E2E_DIR/resp")" \
 code=$("${CURL_C1[@]}" -o /dev/null -w '%{http_code}' -X POST -d '{"name":"x","certificate":"y"}' \
 	"$URL/v1/remote/trust")
 is "$code" 403 "a remote peer cannot change the trust store"
-code=$(curl -sk -o "$E2E_DIR/resp" -w '%{http_code}' "$URL/v1/containers")
+code=$(in_netns curl -sk -o "$E2E_DIR/resp" -w '%{http_code}' "$URL/v1/containers")
 is "$code" 403 "curl without a client certificate: 403"
 like "$(cat "$E2E_DIR/resp")" '"error":"forbidden"' "as a JSON error"
-curl -s --max-time 5 -o /dev/null "http://127.0.0.1:$PORT/v1/containers"
+in_netns curl -s --max-time 5 -o /dev/null "http://127.0.0.1:$PORT/v1/containers"
 rc=$?
 ok $((rc == 0)) "plain HTTP to the TLS port fails (curl exit $rc)"
 
