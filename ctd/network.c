@@ -14,7 +14,7 @@
 
 #include "ctd.h"
 
-#define NAT_TABLE "ct"
+#define NAT_TABLE "ctd" /* not "ct": a keyword of nft(8), which could then not name it */
 
 static bool host_ready; /* bridge, forwarding and NAT set up by this ctd */
 
