@@ -551,9 +551,11 @@ static void child_become_root(struct child_ctx *c, ct_error *err, int tree)
 		CHILD_CHECK(c, err, c->src_fd[i], "bind mount source %s", s->mounts[i].source);
 	}
 	/* Drop the host's supplementary groups too: they would still open host files. */
-	CHILD_CHECK(c, err, setresgid(0, 0, 0), "cannot become gid 0 in the user namespace");
-	CHILD_CHECK(c, err, setgroups(0, NULL), "cannot drop the supplementary groups");
-	CHILD_CHECK(c, err, setresuid(0, 0, 0), "cannot become uid 0 in the user namespace");
+	CHILD_CHECK(c, err, child_setresgid(0, 0, 0),
+		    "cannot become gid 0 in the user namespace");
+	CHILD_CHECK(c, err, child_setgroups(0, NULL), "cannot drop the supplementary groups");
+	CHILD_CHECK(c, err, child_setresuid(0, 0, 0),
+		    "cannot become uid 0 in the user namespace");
 	/* a change of credentials resets both */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	prctl(PR_SET_DUMPABLE, 0);

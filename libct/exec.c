@@ -178,7 +178,8 @@ static __attribute__((noreturn)) void exec_child(ct_container *ct, const ct_exec
 	if (ct->userns) {
 		/* Still the caller's ids, which mean nothing in there: become the namespace's
 		 * root (the host ids of the container's root), without the host's groups. */
-		if (setresgid(0, 0, 0) < 0 || setgroups(0, NULL) < 0 || setresuid(0, 0, 0) < 0) {
+		if (child_setresgid(0, 0, 0) < 0 || child_setgroups(0, NULL) < 0 ||
+		    child_setresuid(0, 0, 0) < 0) {
 			ct_errno(&err, -errno, "cannot become root of the user namespace of '%s'",
 				 ct->name);
 			goto fail;
@@ -231,11 +232,11 @@ static __attribute__((noreturn)) void exec_child(ct_container *ct, const ct_exec
 	/* While still root: loading the filter without no_new_privs needs CAP_SYS_ADMIN. */
 	if (sec_apply(sec, &err) < 0)
 		goto fail;
-	if (setgroups(0, NULL) < 0 || (o->gid && setgid(o->gid) < 0)) {
+	if (child_setgroups(0, NULL) < 0 || (o->gid && child_setresgid(o->gid, o->gid, o->gid) < 0)) {
 		ct_errno(&err, -errno, "cannot set gid %u", (unsigned)o->gid);
 		goto fail;
 	}
-	if (o->uid && setuid(o->uid) < 0) {
+	if (o->uid && child_setresuid(o->uid, o->uid, o->uid) < 0) {
 		ct_errno(&err, -errno, "cannot set uid %u", (unsigned)o->uid);
 		goto fail;
 	}

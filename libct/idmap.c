@@ -573,7 +573,8 @@ static __attribute__((noreturn)) void probe_child(int sock, const char *dir)
 	mp = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (up < 0 || wk < 0 || mp < 0)
 		_exit(3);
-	if (setresgid(0, 0, 0) < 0 || setgroups(0, NULL) < 0 || setresuid(0, 0, 0) < 0)
+	if (child_setresgid(0, 0, 0) < 0 || child_setgroups(0, NULL) < 0 ||
+	    child_setresuid(0, 0, 0) < 0)
 		_exit(4);
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		_exit(5);

@@ -41,17 +41,6 @@ static const char *host_ifname(const char *name, const ct_net_config *net, char 
 	return ct_net_host_ifname(name, buf, len);
 }
 
-static uint64_t fnv1a64(const char *s)
-{
-	uint64_t h = 14695981039346656037ull;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ull;
-	}
-	return h;
-}
-
 const char *net_ifb_name(const char *host_if, char *buf, size_t len)
 {
 	/* "ct-<rest>" -> "cq-<rest>": readable, and distinct wherever the host ends are. Other
@@ -103,77 +92,6 @@ static int tolerate(int r, int ok1, int ok2, const ct_error *tmp, ct_error *err)
 }
 
 /* ---- rtnetlink primitives ---- */
-
-struct link_info {
-	int index;
-	int master;
-	unsigned flags;
-	char kind[16];
-	bool have_stats;
-	struct rtnl_link_stats64 stats;
-};
-
-static int link_info_cb(const struct nlmsghdr *h, void *data)
-{
-	struct link_info *li = data;
-	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(h);
-	const struct nlattr *a, *n;
-
-	if (h->nlmsg_type != RTM_NEWLINK || mnl_nlmsg_get_payload_len(h) < sizeof(*ifi))
-		return MNL_CB_OK;
-	li->index = ifi->ifi_index;
-	li->flags = ifi->ifi_flags;
-	mnl_attr_for_each(a, h, sizeof(*ifi))
-	{
-		switch (mnl_attr_get_type(a)) {
-		case IFLA_MASTER:
-			if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
-				li->master = (int)mnl_attr_get_u32(a);
-			break;
-		case IFLA_STATS64:
-			if (mnl_attr_get_payload_len(a) >= sizeof(li->stats)) {
-				memcpy(&li->stats, mnl_attr_get_payload(a), sizeof(li->stats));
-				li->have_stats = true;
-			}
-			break;
-		case IFLA_LINKINFO:
-			mnl_attr_for_each_nested(n, a)
-			{
-				if (mnl_attr_get_type(n) == IFLA_INFO_KIND) {
-					size_t l = strnlen(mnl_attr_get_payload(n),
-							   mnl_attr_get_payload_len(n));
-
-					if (l >= sizeof(li->kind))
-						l = sizeof(li->kind) - 1;
-					memcpy(li->kind, mnl_attr_get_payload(n), l);
-					li->kind[l] = '\0';
-				}
-			}
-			break;
-		}
-	}
-	return MNL_CB_OK;
-}
-
-/* The link IFNAME of nl's namespace: 0, or -ENODEV (err says so) when there is none. */
-static int link_get(struct nl *nl, const char *ifname, struct link_info *li, ct_error *err)
-{
-	struct nlmsghdr *h = nl_msg(nl, RTM_GETLINK, 0);
-	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(h, sizeof(*ifi));
-	int r;
-
-	memset(li, 0, sizeof(*li));
-	ifi->ifi_family = AF_UNSPEC;
-	mnl_attr_put_strz(h, IFLA_IFNAME, ifname);
-	r = nl_talk(nl, h, link_info_cb, li, "link lookup", err);
-	if (r == -ENODEV)
-		return ct_err(err, r, "network interface '%s' does not exist", ifname);
-	if (r < 0)
-		return r;
-	if (li->index <= 0)
-		return ct_err(err, -EIO, "network interface '%s': no answer", ifname);
-	return 0;
-}
 
 /* Deletes link IFNAME; 0 when it is not there. */
 static int link_del(struct nl *nl, const char *ifname, ct_error *err)
@@ -372,16 +290,16 @@ static int net_cleanup_host(struct nl *nl, const char *name, const ct_net_config
 			    ct_error *err)
 {
 	char host_if[CT_IFNAME_MAX + 1], ifb[CT_IFNAME_MAX + 1];
-	struct link_info li, up = { 0 };
+	struct nl_link li, up = { 0 };
 	int r = 0, q;
 
 	host_ifname(name, net, host_if, sizeof(host_if));
 	net_ifb_name(host_if, ifb, sizeof(ifb));
 
-	if (link_get(nl, host_if, &li, NULL) < 0)
+	if (nl_link_get(nl, host_if, &li, NULL) < 0)
 		li.index = 0;
 	if (net->mode == CT_NET_ROUTED) {
-		if (net->uplink[0] && link_get(nl, net->uplink, &up, NULL) < 0)
+		if (net->uplink[0] && nl_link_get(nl, net->uplink, &up, NULL) < 0)
 			up.index = 0;
 		for (size_t i = 0; i < net->n_addrs; i++) {
 			q = routed_addr_del(nl, net, li.index, up.index, &net->addrs[i],
@@ -404,7 +322,7 @@ static int net_cleanup_host(struct nl *nl, const char *name, const ct_net_config
 	}
 	/* After the host end: a redirect into a deleted ifb would drop the container's
 	 * traffic. */
-	if (link_get(nl, ifb, &li, NULL) == 0) {
+	if (nl_link_get(nl, ifb, &li, NULL) == 0) {
 		q = tc_remove(ifb, r < 0 ? NULL : err);
 		if (q < 0 && r == 0)
 			r = q;
@@ -526,15 +444,15 @@ static int gw_host(struct nl *nl, int host_index, const char *host_if, int famil
 static int net_start_inside(int netns_fd, const ct_net_config *net, ct_error *err)
 {
 	struct nl nl;
-	struct link_info lo, eth;
+	struct nl_link lo, eth;
 	int r;
 
 	r = nl_open(&nl, NETLINK_ROUTE, netns_fd, err);
 	if (r < 0)
 		return r;
-	if ((r = link_get(&nl, "lo", &lo, err)) < 0 ||
+	if ((r = nl_link_get(&nl, "lo", &lo, err)) < 0 ||
 	    (r = link_set(&nl, lo.index, "lo", true, 0, 0, err)) < 0 ||
-	    (r = link_get(&nl, CT_ETH, &eth, err)) < 0 ||
+	    (r = nl_link_get(&nl, CT_ETH, &eth, err)) < 0 ||
 	    (r = link_set(&nl, eth.index, CT_ETH, true, 0, 0, err)) < 0)
 		goto out;
 	for (size_t i = 0; i < net->n_addrs; i++) {
@@ -611,7 +529,7 @@ int net_start(const char *name, const ct_net_config *net, pid_t pid, ct_error *e
 {
 	char host_if[CT_IFNAME_MAX + 1], ifb[CT_IFNAME_MAX + 1];
 	_cleanup_close_ int netns = -EBADF;
-	struct link_info br = { 0 }, up = { 0 }, host;
+	struct nl_link br = { 0 }, up = { 0 }, host;
 	uint8_t mac[6];
 	struct nl nl;
 	int r;
@@ -637,7 +555,7 @@ int net_start(const char *name, const ct_net_config *net, pid_t pid, ct_error *e
 
 	/* What must exist already, checked before anything is made. */
 	if (net->mode == CT_NET_BRIDGE) {
-		r = link_get(&nl, net->bridge, &br, err);
+		r = nl_link_get(&nl, net->bridge, &br, err);
 		if (r == -ENODEV)
 			r = ct_err(err, r, "bridge '%s' does not exist", net->bridge);
 		else if (r == 0 && strcmp(br.kind, "bridge") != 0)
@@ -646,7 +564,7 @@ int net_start(const char *name, const ct_net_config *net, pid_t pid, ct_error *e
 			goto out;
 	}
 	if (net->uplink[0]) {
-		r = link_get(&nl, net->uplink, &up, err);
+		r = nl_link_get(&nl, net->uplink, &up, err);
 		if (r == -ENODEV)
 			r = ct_err(err, r, "uplink '%s' does not exist", net->uplink);
 		if (r < 0)
@@ -662,7 +580,7 @@ int net_start(const char *name, const ct_net_config *net, pid_t pid, ct_error *e
 	r = veth_create(&nl, host_if, net, mac, netns, err);
 	if (r < 0)
 		goto out;
-	r = link_get(&nl, host_if, &host, err);
+	r = nl_link_get(&nl, host_if, &host, err);
 	if (r < 0)
 		goto fail;
 	r = link_set(&nl, host.index, host_if, true, net->mode == CT_NET_BRIDGE ? br.index : 0, 0,
@@ -697,7 +615,7 @@ CT_EXPORT int ct_net_bridge_ensure(const char *bridge, const ct_net_addr *addrs,
 				   unsigned mtu, ct_error *err)
 {
 	ct_net_config chk = { .mode = CT_NET_BRIDGE };
-	struct link_info li;
+	struct nl_link li;
 	struct nl nl;
 	ct_error e;
 	int r;
@@ -714,7 +632,7 @@ CT_EXPORT int ct_net_bridge_ensure(const char *bridge, const ct_net_addr *addrs,
 	r = nl_open(&nl, NETLINK_ROUTE, -1, err);
 	if (r < 0)
 		return r;
-	r = link_get(&nl, bridge, &li, NULL);
+	r = nl_link_get(&nl, bridge, &li, NULL);
 	if (r == -ENODEV) {
 		struct nlmsghdr *h = nl_msg(&nl, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
 		struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(h, sizeof(*ifi));
@@ -738,9 +656,9 @@ CT_EXPORT int ct_net_bridge_ensure(const char *bridge, const ct_net_addr *addrs,
 		r = tolerate(nl_talk(&nl, h, NULL, NULL, what, &e), -EEXIST, -EEXIST, &e, err);
 		if (r < 0)
 			goto out;
-		r = link_get(&nl, bridge, &li, err);
+		r = nl_link_get(&nl, bridge, &li, err);
 	} else if (r < 0) {
-		r = link_get(&nl, bridge, &li, err); /* again, for the message */
+		r = nl_link_get(&nl, bridge, &li, err); /* again, for the message */
 	}
 	if (r < 0)
 		goto out;
@@ -771,7 +689,7 @@ out:
 
 CT_EXPORT int ct_net_bridge_delete(const char *bridge, ct_error *err)
 {
-	struct link_info li;
+	struct nl_link li;
 	struct nl nl;
 	ct_error e;
 	int r;
@@ -781,7 +699,7 @@ CT_EXPORT int ct_net_bridge_delete(const char *bridge, ct_error *err)
 	r = nl_open(&nl, NETLINK_ROUTE, -1, err);
 	if (r < 0)
 		return r;
-	r = link_get(&nl, bridge, &li, &e);
+	r = nl_link_get(&nl, bridge, &li, &e);
 	if (r == -ENODEV)
 		r = 0;
 	else if (r < 0 && err)
@@ -846,17 +764,17 @@ static int host_indexes(struct nl *nl, ct_container *ct, int *ret_host, int *ret
 			ct_error *err)
 {
 	char host_if[CT_IFNAME_MAX + 1];
-	struct link_info li;
+	struct nl_link li;
 	int r;
 
 	host_ifname(ct->name, &ct->net, host_if, sizeof(host_if));
-	r = link_get(nl, host_if, &li, err);
+	r = nl_link_get(nl, host_if, &li, err);
 	if (r < 0)
 		return r;
 	*ret_host = li.index;
 	*ret_uplink = 0;
 	if (ct->net.mode == CT_NET_ROUTED && ct->net.uplink[0]) {
-		r = link_get(nl, ct->net.uplink, &li, err);
+		r = nl_link_get(nl, ct->net.uplink, &li, err);
 		if (r < 0)
 			return r;
 		*ret_uplink = li.index;
@@ -868,7 +786,7 @@ static int addr_live(ct_container *ct, const ct_net_addr *a, bool add, ct_error 
 {
 	_cleanup_close_ int netns = -EBADF;
 	struct nl host = { 0 }, in = { 0 };
-	struct link_info eth;
+	struct nl_link eth;
 	ct_error e;
 	int r, host_index = 0, up_index = 0;
 	uint32_t flags = ct_addr_flags(&ct->net, a);
@@ -883,7 +801,7 @@ static int addr_live(ct_container *ct, const ct_net_addr *a, bool add, ct_error 
 	if (r < 0)
 		goto out;
 	if ((r = host_indexes(&host, ct, &host_index, &up_index, err)) < 0 ||
-	    (r = link_get(&in, CT_ETH, &eth, err)) < 0)
+	    (r = nl_link_get(&in, CT_ETH, &eth, err)) < 0)
 		goto out;
 	if (add) {
 		char host_if[CT_IFNAME_MAX + 1];
@@ -1004,7 +922,7 @@ CT_EXPORT int ct_container_net_set_rate(ct_container *ct, uint64_t rate_bps, ct_
 CT_EXPORT int ct_container_net_stats(ct_container *ct, ct_net_stats *ret, ct_error *err)
 {
 	char host_if[CT_IFNAME_MAX + 1];
-	struct link_info li;
+	struct nl_link li;
 	struct nl nl;
 	int r;
 
@@ -1014,7 +932,7 @@ CT_EXPORT int ct_container_net_stats(ct_container *ct, ct_net_stats *ret, ct_err
 	r = nl_open(&nl, NETLINK_ROUTE, -1, err);
 	if (r < 0)
 		return r;
-	r = link_get(&nl, host_if, &li, err);
+	r = nl_link_get(&nl, host_if, &li, err);
 	nl_close(&nl);
 	if (r == -ENODEV)
 		return ct_err(err, r, "container '%s' has no host interface %s (not running?)",

@@ -155,18 +155,6 @@ CT_EXPORT int ct_net_config_validate(const ct_net_config *net, ct_error *err)
 	return 0;
 }
 
-/* FNV-1a: stable across runs and builds, so a restarted daemon finds the same name. */
-static uint32_t fnv1a(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 16777619u;
-	}
-	return h;
-}
-
 CT_EXPORT const char *ct_net_host_ifname(const char *name, char *buf, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -179,7 +167,7 @@ CT_EXPORT const char *ct_net_host_ifname(const char *name, char *buf, size_t len
 		 * bits because long names tend to share their first characters ("customer-…"),
 		 * leaving only the hash to tell them apart. */
 		char s[CT_IFNAME_MAX + 1] = "ct-";
-		uint32_t h = fnv1a(name);
+		uint32_t h = (uint32_t)fnv1a64(name);
 
 		memcpy(s + 3, name, 3);
 		s[6] = '_';

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Request/acknowledge netlink over libmnl. */
 #include <fcntl.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
 #include <sched.h>
 #include <string.h>
 #include <time.h>
@@ -135,4 +137,70 @@ int nl_talk(struct nl *nl, struct nlmsghdr *h, mnl_cb_t cb, void *data, const ch
 	    ct_error *err)
 {
 	return nl_talk_raw(nl, h, h->nlmsg_len, h->nlmsg_seq, cb, data, what, err);
+}
+
+static int link_info_cb(const struct nlmsghdr *h, void *data)
+{
+	struct nl_link *li = data;
+	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(h);
+	const struct nlattr *a, *n;
+
+	if (h->nlmsg_type != RTM_NEWLINK || mnl_nlmsg_get_payload_len(h) < sizeof(*ifi))
+		return MNL_CB_OK;
+	li->index = ifi->ifi_index;
+	li->flags = ifi->ifi_flags;
+	mnl_attr_for_each(a, h, sizeof(*ifi))
+	{
+		switch (mnl_attr_get_type(a)) {
+		case IFLA_MTU:
+			if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+				li->mtu = mnl_attr_get_u32(a);
+			break;
+		case IFLA_MASTER:
+			if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+				li->master = (int)mnl_attr_get_u32(a);
+			break;
+		case IFLA_STATS64:
+			if (mnl_attr_get_payload_len(a) >= sizeof(li->stats)) {
+				memcpy(&li->stats, mnl_attr_get_payload(a), sizeof(li->stats));
+				li->have_stats = true;
+			}
+			break;
+		case IFLA_LINKINFO:
+			mnl_attr_for_each_nested(n, a)
+			{
+				if (mnl_attr_get_type(n) == IFLA_INFO_KIND) {
+					size_t l = strnlen(mnl_attr_get_payload(n),
+							   mnl_attr_get_payload_len(n));
+
+					if (l >= sizeof(li->kind))
+						l = sizeof(li->kind) - 1;
+					memcpy(li->kind, mnl_attr_get_payload(n), l);
+					li->kind[l] = '\0';
+				}
+			}
+			break;
+		}
+	}
+	return MNL_CB_OK;
+}
+
+/* The link IFNAME of nl's namespace: 0, or -ENODEV (err says so) when there is none. */
+int nl_link_get(struct nl *nl, const char *ifname, struct nl_link *li, ct_error *err)
+{
+	struct nlmsghdr *h = nl_msg(nl, RTM_GETLINK, 0);
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(h, sizeof(*ifi));
+	int r;
+
+	memset(li, 0, sizeof(*li));
+	ifi->ifi_family = AF_UNSPEC;
+	mnl_attr_put_strz(h, IFLA_IFNAME, ifname);
+	r = nl_talk(nl, h, link_info_cb, li, "link lookup", err);
+	if (r == -ENODEV)
+		return ct_err(err, r, "network interface '%s' does not exist", ifname);
+	if (r < 0)
+		return r;
+	if (li->index <= 0)
+		return ct_err(err, -EIO, "network interface '%s': no answer", ifname);
+	return 0;
 }

@@ -5,6 +5,8 @@
 #define CT_NL_H
 
 #include <libmnl/libmnl.h>
+#include <linux/if_link.h>
+#include <stdbool.h>
 #include <linux/netlink.h>
 
 #include "ct.h"
@@ -34,5 +36,20 @@ int nl_talk_raw(struct nl *nl, const void *buf, size_t len, unsigned seq, mnl_cb
 /* nl_talk_raw for a single message built with nl_msg. */
 int nl_talk(struct nl *nl, struct nlmsghdr *h, mnl_cb_t cb, void *data, const char *what,
 	    ct_error *err);
+
+/* What nl_link_get reports of a network interface. */
+struct nl_link {
+	int index;
+	int master;	/* ifindex of the bridge it is enslaved to, 0 if none */
+	unsigned flags; /* IFF_* */
+	unsigned mtu;
+	char kind[16]; /* "veth", "bridge", "ifb", ... ("" for a plain device) */
+	bool have_stats;
+	struct rtnl_link_stats64 stats;
+};
+
+/* Looks up the interface IFNAME in nl's namespace: 0, or -ENODEV (err says so) when there is
+ * none. */
+int nl_link_get(struct nl *nl, const char *ifname, struct nl_link *ret, ct_error *err);
 
 #endif

@@ -29,59 +29,7 @@
 #define TC_LATENCY_US 50000u
 #define PSCHED_SHIFT 6 /* the kernel's psched tick is 64 ns */
 
-struct link_info {
-	int ifindex;
-	unsigned mtu;
-	char kind[16];
-};
-
-static int link_info_cb(const struct nlmsghdr *h, void *data)
-{
-	struct link_info *li = data;
-	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(h);
-	const struct nlattr *a, *b;
-
-	if (h->nlmsg_type != RTM_NEWLINK)
-		return MNL_CB_OK;
-	li->ifindex = ifi->ifi_index;
-	mnl_attr_for_each(a, h, sizeof(*ifi))
-	{
-		switch (mnl_attr_get_type(a)) {
-		case IFLA_MTU:
-			if (mnl_attr_validate(a, MNL_TYPE_U32) == 0)
-				li->mtu = mnl_attr_get_u32(a);
-			break;
-		case IFLA_LINKINFO:
-			mnl_attr_for_each_nested(b, a)
-			{
-				size_t n = mnl_attr_get_payload_len(b);
-
-				if (mnl_attr_get_type(b) != IFLA_INFO_KIND)
-					continue;
-				if (n >= sizeof(li->kind))
-					n = sizeof(li->kind) - 1;
-				memcpy(li->kind, mnl_attr_get_payload(b), n);
-				li->kind[n] = '\0';
-			}
-			break;
-		}
-	}
-	return MNL_CB_OK;
-}
-
-/* Index, MTU and kind of the link NAME; -ENODEV when there is none. */
-static int link_get(struct nl *nl, const char *name, struct link_info *li, ct_error *err)
-{
-	struct nlmsghdr *h = nl_msg(nl, RTM_GETLINK, 0);
-	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(h, sizeof(*ifi));
-
-	memset(li, 0, sizeof(*li));
-	ifi->ifi_family = AF_UNSPEC;
-	mnl_attr_put_strz(h, IFLA_IFNAME, name);
-	return nl_talk(nl, h, link_info_cb, li, name, err);
-}
-
-static int ifb_ensure(struct nl *nl, const char *ifb, struct link_info *li, ct_error *err)
+static int ifb_ensure(struct nl *nl, const char *ifb, struct nl_link *li, ct_error *err)
 {
 	struct nlmsghdr *h;
 	struct ifinfomsg *ifi;
@@ -99,7 +47,7 @@ static int ifb_ensure(struct nl *nl, const char *ifb, struct link_info *li, ct_e
 	r = nl_talk(nl, h, NULL, NULL, "cannot create the ifb device", &e);
 	if (r < 0 && r != -EEXIST)
 		return ct_err(err, r, "%s", e.msg);
-	r = link_get(nl, ifb, li, err);
+	r = nl_link_get(nl, ifb, li, err);
 	if (r < 0)
 		return r;
 	/* Never redirect a container's traffic into some other device that has the name. */
@@ -109,7 +57,7 @@ static int ifb_ensure(struct nl *nl, const char *ifb, struct link_info *li, ct_e
 	h = nl_msg(nl, RTM_NEWLINK, 0);
 	ifi = mnl_nlmsg_put_extra_header(h, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
-	ifi->ifi_index = li->ifindex;
+	ifi->ifi_index = li->index;
 	ifi->ifi_flags = IFF_UP;
 	ifi->ifi_change = IFF_UP;
 	return nl_talk(nl, h, NULL, NULL, "cannot bring the ifb device up", err);
@@ -143,7 +91,7 @@ static struct tcmsg *tc_hdr(struct nlmsghdr *h, int ifindex, uint32_t parent, ui
 
 /* Replaces the root qdisc of IFINDEX by a tbf of RATE_BPS, or changes the rate of the tbf
  * already there (no new qdisc, its queue kept). */
-static int tbf_replace(struct nl *nl, const struct link_info *li, uint64_t rate_bps, ct_error *err)
+static int tbf_replace(struct nl *nl, const struct nl_link *li, uint64_t rate_bps, ct_error *err)
 {
 	uint64_t rate = rate_bps / 8 ? rate_bps / 8 : 1; /* bytes per second */
 	uint64_t mtu = (li->mtu ? li->mtu : 1500) + ETH_HLEN;
@@ -173,7 +121,7 @@ static int tbf_replace(struct nl *nl, const struct link_info *li, uint64_t rate_
 							  : (uint32_t)(buffer_ns >> PSCHED_SHIFT);
 
 	h = nl_msg(nl, RTM_NEWQDISC, NLM_F_CREATE | NLM_F_REPLACE);
-	tc_hdr(h, li->ifindex, TC_H_ROOT, 0);
+	tc_hdr(h, li->index, TC_H_ROOT, 0);
 	mnl_attr_put_strz(h, TCA_KIND, "tbf");
 	opt = mnl_attr_nest_start(h, TCA_OPTIONS);
 	mnl_attr_put(h, TCA_TBF_PARMS, sizeof(q), &q);
@@ -249,16 +197,16 @@ static int qdisc_del(struct nl *nl, int ifindex, uint32_t parent, ct_error *err)
 /* Best effort back to unshaped; the first error is returned. */
 static int unshape(struct nl *nl, const char *host_if, const char *ifb, ct_error *err)
 {
-	struct link_info li;
+	struct nl_link li;
 	ct_error e = {0};
 	int r, ret = 0;
 
-	r = link_get(nl, host_if, &li, &e);
+	r = nl_link_get(nl, host_if, &li, &e);
 	if (r == 0) {
-		r = qdisc_del(nl, li.ifindex, TC_H_INGRESS, &e);
+		r = qdisc_del(nl, li.index, TC_H_INGRESS, &e);
 		if (r < 0 && ret == 0)
 			ret = ct_err(err, r, "%s", e.msg);
-		r = qdisc_del(nl, li.ifindex, TC_H_ROOT, &e);
+		r = qdisc_del(nl, li.index, TC_H_ROOT, &e);
 		if (r < 0 && ret == 0)
 			ret = ct_err(err, r, "%s", e.msg);
 	} else if (r != -ENODEV) {
@@ -281,7 +229,7 @@ static int check_ifname(const char *what, const char *name, ct_error *err)
 
 int tc_set_rate(const char *host_if, const char *ifb, uint64_t rate_bps, ct_error *err)
 {
-	struct link_info host, ifbi;
+	struct nl_link host, ifbi;
 	struct nl nl;
 	int r;
 
@@ -298,7 +246,7 @@ int tc_set_rate(const char *host_if, const char *ifb, uint64_t rate_bps, ct_erro
 		r = unshape(&nl, host_if, ifb, err);
 		goto out;
 	}
-	r = link_get(&nl, host_if, &host, err);
+	r = nl_link_get(&nl, host_if, &host, err);
 	if (r < 0)
 		goto out;
 	/* Download: what leaves the host end towards the container. */
@@ -315,10 +263,10 @@ int tc_set_rate(const char *host_if, const char *ifb, uint64_t rate_bps, ct_erro
 	r = tbf_replace(&nl, &ifbi, rate_bps, err);
 	if (r < 0)
 		goto fail;
-	r = ingress_ensure(&nl, host.ifindex, err);
+	r = ingress_ensure(&nl, host.index, err);
 	if (r < 0)
 		goto fail;
-	r = redirect_replace(&nl, host.ifindex, ifbi.ifindex, err);
+	r = redirect_replace(&nl, host.index, ifbi.index, err);
 	if (r < 0)
 		goto fail;
 	goto out;

@@ -7,14 +7,45 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "ct.h"
 
 #define CT_EXPORT __attribute__((visibility("default")))
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Credential changes for a child made with clone()/clone3(): glibc's setresuid() and friends
+ * broadcast the change to every thread glibc believes the process has, and in a child of a
+ * multithreaded caller those threads do not exist: the call would wait for them forever.
+ * The raw syscalls change just the calling (and only) thread. */
+static inline int child_setresuid(uid_t r, uid_t e, uid_t s)
+{
+	return (int)syscall(SYS_setresuid, r, e, s);
+}
+static inline int child_setresgid(gid_t r, gid_t e, gid_t s)
+{
+	return (int)syscall(SYS_setresgid, r, e, s);
+}
+static inline int child_setgroups(size_t n, const gid_t *list)
+{
+	return (int)syscall(SYS_setgroups, n, list);
+}
+
+/* FNV-1a, 64 bits: a stable hash (across runs and builds) for names derived from names. */
+static inline uint64_t fnv1a64(const char *s)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ull;
+	}
+	return h;
+}
 
 /* ---- cleanup helpers ---- */
 
