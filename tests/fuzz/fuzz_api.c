@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* libFuzzer target: ctd's routing, request body parsing and validation (api.c, json.c,
- * autostart.c, libct's names.c) without MHD, without the disk and without containers. What
+ * autostart.c, network.c, alloc.c, libct's names.c, netconf.c, spec.c) without MHD, without the disk and without containers. What
  * api.c calls beyond validation is stubbed below: a single fake container "fz" (stopped)
  * exists, every state change succeeds in memory and touches nothing.
  *
@@ -136,6 +136,36 @@ int ct_container_set_limits(ct_container *ct, const ct_limits *lim, unsigned fla
 {
 	return 0;
 }
+
+/* ---- libct's kernel side (network.c is linked for its request parsing; the fake container
+ * is stopped, so none of these may change anything: they refuse) ---- */
+#define FZ_REFUSE return -ENOSYS
+int ct_net_bridge_ensure(const char *b, const ct_net_addr *a, size_t n, unsigned mtu,
+			 ct_error *err) { FZ_REFUSE; }
+int ct_net_forwarding_enable(ct_error *err) { FZ_REFUSE; }
+int ct_net_nat_ensure(const char *t, const ct_net_addr *s, size_t n, const char *x,
+		      ct_error *err) { FZ_REFUSE; }
+int ct_net_nat_delete(const char *t, ct_error *err) { FZ_REFUSE; }
+int ct_net_cleanup(const char *name, const ct_net_config *net, ct_error *err) { FZ_REFUSE; }
+const ct_net_config *ct_container_net(const ct_container *ct) { return NULL; }
+int ct_container_set_net(ct_container *ct, const ct_net_config *net, ct_error *err)
+{
+	FZ_REFUSE;
+}
+int ct_container_set_security(ct_container *ct, const ct_spec *spec, ct_error *err)
+{
+	FZ_REFUSE;
+}
+int ct_container_net_addr_add(ct_container *ct, const ct_net_addr *a, ct_error *err)
+{
+	FZ_REFUSE;
+}
+int ct_container_net_addr_del(ct_container *ct, const ct_net_addr *a, ct_error *err)
+{
+	FZ_REFUSE;
+}
+int ct_container_net_set_rate(ct_container *ct, uint64_t rate, ct_error *err) { FZ_REFUSE; }
+int ct_container_net_stats(ct_container *ct, ct_net_stats *ret, ct_error *err) { FZ_REFUSE; }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
