@@ -5,13 +5,19 @@
 # Usage: .ci/criu.sh [--force]
 #   --force   rebuild even if a usable criu is installed or cached
 #
-# - If `criu` on PATH is >= 4.1 and `criu check` passes: nothing to do.
+# - If `criu` on PATH comes from a tree in the cache built with the current
+#   patch set, is >= 4.1 and `criu check` passes: nothing to do. (A criu from
+#   elsewhere, e.g. a distribution package, lacks the patches and is replaced.)
 # - Else the upstream tarball of the criu source package in Debian 13 (trixie)
 #   is fetched through .ci/apt-trixie.sh (the host's own archive, a private apt
-#   config), built without docs, python bindings or GPU plugins, and installed
-#   into $CT_CACHE_DIR/criu-VERSION (default /var/cache/ct/criu-VERSION):
-#   sbin/criu, sbin/criu-ns, lib/libcriu.{so*,a}, lib/pkgconfig/criu.pc,
-#   include/criu/, libexec/criu/. A complete cached tree is reused, not rebuilt.
+#   config), the patches in .ci/criu-patches/*.patch are applied in name order
+#   (patch -p1), and it is built without docs, python bindings or GPU plugins,
+#   and installed into $CT_CACHE_DIR/criu-VERSION-pHASH (default
+#   /var/cache/ct/...; HASH is a short hash of the patch set, no suffix when
+#   there are no patches): sbin/criu, sbin/criu-ns, lib/libcriu.{so*,a},
+#   lib/pkgconfig/criu.pc, include/criu/, libexec/criu/. A complete cached tree
+#   built with the same patch set is reused, not rebuilt; a tree built with
+#   other patches (or none) is never taken for it.
 # - /usr/local/sbin/criu becomes a symlink to the cached binary; libcriu, its
 #   headers and criu.pc are copied to /usr/local/{lib,include/criu,lib/pkgconfig}
 #   and ldconfig is run. The binary is built for these paths (PREFIX=/usr/local).
@@ -67,7 +73,42 @@ criu_ok() {
 	"$bin" check >/dev/null 2>&1
 }
 
-if [[ $force -eq 0 ]] && bin=$(command -v criu) && criu_ok "$bin"; then
+# The patch set: its hash names the cache tree and is recorded in .complete,
+# so that a tree built from other patches (or none) is never reused for it.
+patches=()
+for p in "$here"/criu-patches/*.patch; do
+	[[ -f $p ]] && patches+=("$p")
+done
+patchset=""
+if [[ ${#patches[@]} -gt 0 ]]; then
+	patchset=$(for p in "${patches[@]}"; do
+		printf '%s\n' "${p##*/}"
+		cat "$p"
+	done | sha256sum | cut -c1-12)
+fi
+suffix=${patchset:+-p$patchset}
+
+# Is $1 a complete cache tree built with this patch set? (Trees from before
+# patches were carried have no patchset line: they count as unpatched.)
+complete_for() {
+	local f=$1/.complete
+	[[ -f $f ]] || return 1
+	if [[ -n $patchset ]]; then
+		grep -qx "patchset=$patchset" "$f"
+	elif grep -q '^patchset=.' "$f"; then
+		return 1
+	fi
+}
+
+# Is criu binary $1 from such a tree in $CACHE?
+built_here() {
+	local tree
+	tree=$(readlink -f "$1") || return 1
+	tree=${tree%/sbin/criu}
+	[[ ${tree%/*} == "$(readlink -m "$CACHE")" ]] && complete_for "$tree"
+}
+
+if [[ $force -eq 0 ]] && bin=$(command -v criu) && built_here "$bin" && criu_ok "$bin"; then
 	exit 0
 fi
 
@@ -89,29 +130,35 @@ if v=$("$here/apt-trixie.sh" apt-cache showsrc --only-source criu 2>/dev/null |
 	version=${v%-*}
 fi
 if [[ -z $version ]]; then
-	for d in "$CACHE"/criu-*/; do
-		[[ -f $d/.complete ]] || continue
-		v=${d%/}
-		v=${v##*/criu-}
+	for d in "$CACHE"/criu-*"$suffix"/; do
+		complete_for "$d" || continue
+		v=$(sed -n 's/^version=//p' "$d/.complete")
+		[[ -n $v ]] || continue
 		if [[ -z $version ]] || version_ge "$v" "$version"; then
 			version=$v
 		fi
 	done
-	[[ -n $version ]] || die "cannot reach the trixie archive and no CRIU is cached in $CACHE"
+	[[ -n $version ]] || die "cannot reach the trixie archive and no CRIU${patchset:+ with patch set $patchset} is cached in $CACHE"
 	warn "trixie archive unreachable, using the cached CRIU $version"
 fi
 version_ge "$version" "$MIN_VERSION" || die "trixie offers CRIU $version, older than $MIN_VERSION"
 
-dest=$CACHE/criu-$version
+dest=$CACHE/criu-$version$suffix
 
-if [[ $force -eq 1 || ! -f $dest/.complete ]]; then
+if [[ $force -eq 1 ]] || ! complete_for "$dest"; then
 	tmp=$(mktemp -d "${TMPDIR:-/tmp}/ct-criu.XXXXXX")
-	log=$CACHE/criu-$version.build.log
+	log=$dest.build.log
 	mkdir -p "$CACHE/src"
 	orig=$("$here/apt-trixie.sh" source-orig criu "$CACHE/src")
 	tar -C "$tmp" -xf "$orig"
 	src=$(find "$tmp" -mindepth 1 -maxdepth 1 -type d -name 'criu*' | head -n1)
 	[[ -n $src && -f $src/Makefile ]] || die "$orig does not hold a CRIU source tree"
+	for p in "${patches[@]}"; do
+		patch -d "$src" -p1 --batch --forward --no-backup-if-mismatch -s <"$p" >"$tmp/patch.log" 2>&1 || {
+			cat "$tmp/patch.log" >&2
+			die "patch ${p##*/} does not apply to CRIU $version"
+		}
+	done
 
 	# PREFIX/LIBDIR/PLUGINDIR are compiled in: build for the final paths and
 	# stage with DESTDIR. No docs (asciidoc/xmlto), no pip install of pycriu,
@@ -129,14 +176,19 @@ if [[ $force -eq 1 || ! -f $dest/.complete ]]; then
 	mkdir -p "$dest.new"
 	cp -a "$tmp/stage$PREFIX/." "$dest.new/"
 	[[ -x $dest.new/sbin/criu ]] || die "the CRIU build installed no sbin/criu (log: $log)"
-	printf 'version=%s\nsource=%s\nbuilt=%s\nbuild_seconds=%s\n' \
-		"$version" "${orig##*/}" "$(date -u +%FT%TZ)" "$secs" >"$dest.new/.complete"
+	{
+		printf 'version=%s\nsource=%s\nbuilt=%s\nbuild_seconds=%s\npatchset=%s\n' \
+			"$version" "${orig##*/}" "$(date -u +%FT%TZ)" "$secs" "$patchset"
+		for p in "${patches[@]}"; do
+			printf 'patch=%s\n' "${p##*/}"
+		done
+	} >"$dest.new/.complete"
 	# Swap in the new tree; the old one goes only after (criu may be running).
 	rm -rf "$dest.old"
 	[[ -e $dest ]] && mv "$dest" "$dest.old"
 	mv "$dest.new" "$dest"
 	rm -rf "$dest.old"
-	echo "$prog: built CRIU $version in ${secs}s into $dest"
+	echo "$prog: built CRIU $version (${#patches[@]} patches) in ${secs}s into $dest"
 fi
 
 # --- install from the cache -------------------------------------------------
