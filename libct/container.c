@@ -781,7 +781,62 @@ static int prepare_root(const ct_spec *s, struct child_ctx *c, bool force_copy, 
 	return 0;
 }
 
-static ct_container *container_new(const char *name)
+/* For restore (checkpoint.c): the root as container_start would mount it, without a child. */
+int container_root_prepare(const ct_spec *s, struct container_root *ret, ct_error *err)
+{
+	struct child_ctx *c = calloc(1, sizeof(*c));
+	int r;
+
+	if (!c)
+		return ct_err(err, -ENOMEM, "out of memory");
+	r = prepare_root(s, c, false, err);
+	if (r == 0) {
+		memcpy(ret->root, c->root, sizeof(ret->root));
+		memcpy(ret->lower, c->lower, sizeof(ret->lower));
+		memcpy(ret->overlay_opts, c->overlay_opts, sizeof(ret->overlay_opts));
+		ret->idmapped = (s->ns & CT_NS_USER) && s->lower && strcmp(c->lower, s->lower) == 0;
+	}
+	free(c);
+	return r;
+}
+
+/* The container's cgroup with its limits, device allow-list and (user namespace) the part
+ * delegated to its root: everything a start or a restore needs before a process joins it.
+ * On failure nothing is left. */
+int container_cgroup_setup(const ct_spec *s, cgroup_handle **ret, ct_error *err)
+{
+	cgroup_handle *cg = NULL;
+	int r;
+
+	r = cgroup_create(s->cgroup_parent, s->name, &s->limits, &cg, err);
+	if (r < 0)
+		return r;
+	if (!(s->security & CT_SEC_NONE) && (r = dev_setup(cg, s->devices, s->n_devices, err)) < 0)
+		goto fail;
+	if (s->ns & CT_NS_USER) {
+		r = cgroup_delegate(cg, s->userns_uid, s->userns_gid, err);
+		if (r < 0)
+			goto fail;
+	}
+	*ret = cg;
+	return 0;
+fail:
+	cgroup_destroy(cg, NULL);
+	cgroup_handle_free(cg);
+	return r;
+}
+
+/* What a running container's handle takes from its spec (start and restore alike). */
+void container_init_from_spec(ct_container *ct, const ct_spec *s)
+{
+	ct->stop_signal = s->stop_signal;
+	ct_container_set_security(ct, s, NULL); /* cannot fail: the spec was validated */
+	ct->has_net = s->has_net;
+	ct->net = s->net;
+	ct->userns = s->ns & CT_NS_USER;
+}
+
+ct_container *container_new(const char *name)
 {
 	ct_container *ct = calloc(1, sizeof(*ct));
 
@@ -844,17 +899,10 @@ static int container_start(const ct_spec *s, bool force_copy, ct_container **ret
 	r = sec_prepare(s->security, s->seccomp, s->n_seccomp, &c.sec, err);
 	if (r < 0)
 		return r;
-	r = cgroup_create(s->cgroup_parent, s->name, &s->limits, &cg, err);
+	r = container_cgroup_setup(s, &cg, err);
 	if (r < 0) {
 		sec_release(&c.sec);
 		return r;
-	}
-	if (!(s->security & CT_SEC_NONE) && (r = dev_setup(cg, s->devices, s->n_devices, err)) < 0)
-		goto fail_cgroup;
-	if (userns) {
-		r = cgroup_delegate(cg, s->userns_uid, s->userns_gid, err);
-		if (r < 0)
-			goto fail_cgroup;
 	}
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -946,12 +994,8 @@ static int container_start(const ct_spec *s, bool force_copy, ct_container **ret
 	ct->pid = pid;
 	ct->pidfd = TAKE_FD(pidfd);
 	ct->is_child = true;
-	ct->stop_signal = s->stop_signal;
-	ct_container_set_security(ct, s, NULL); /* cannot fail: the spec was validated */
+	container_init_from_spec(ct, s);
 	ct->cg = cg;
-	ct->has_net = s->has_net;
-	ct->net = s->net;
-	ct->userns = userns;
 	if (userns && s->lower)
 		strcpy(ct->idmap_method, idmapped ? "idmapped" : "shifted-copy");
 	*ret = ct;

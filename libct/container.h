@@ -80,6 +80,20 @@ struct ct_container {
 	bool userns;		/* init runs in a user namespace of its own: exec joins it too */
 };
 
+/* The container's root as the start mounts it (checkpoint.c restores onto it): root is the
+ * mount point, lower the overlay's lower layer (the template or its shifted copy), idmapped
+ * whether a user-namespaced overlay uses an idmapped mount of the template. */
+struct container_root {
+	char root[PATH_MAX];
+	char lower[PATH_MAX];
+	char overlay_opts[3 * PATH_MAX + 64];
+	bool idmapped;
+};
+int container_root_prepare(const ct_spec *s, struct container_root *ret, ct_error *err);
+int container_cgroup_setup(const ct_spec *s, cgroup_handle **ret, ct_error *err);
+ct_container *container_new(const char *name);
+void container_init_from_spec(ct_container *ct, const ct_spec *s);
+
 /* Parses a devices.allow-style rule ("c 1:3 rwm", "b 8:* r", "a"). */
 int ct_dev_rule_parse(const char *s, struct ct_dev_rule *ret, ct_error *err);
 

@@ -175,6 +175,13 @@ enum {
 	/* no_new_privs for init and every exec'd process. Off by default: it also stops the
 	 * guest's own setuid programs (su, sudo, ping on older systems) from gaining privilege. */
 	CT_SEC_NO_NEW_PRIVS = 1u << 1,
+	/* Checkpointable (CRIU): creating UTS and IPC namespaces inside fails with EPERM (CRIU
+	 * cannot checkpoint nested ones; systemd then runs its ProtectHostname=/PrivateIPC=
+	 * services without them, with a warning), and clone3 fails with ENOSYS (its flags are
+	 * out of seccomp's reach; the C library falls back to clone). Needs the default profile
+	 * (ignored with CT_SEC_NONE). A container started without it checkpoints as long as
+	 * nothing inside made such a namespace (the pre-check says). */
+	CT_SEC_CHECKPOINTABLE = 1u << 2,
 };
 int ct_spec_set_security(ct_spec *spec, unsigned flags, ct_error *err);
 /* Per-container seccomp overrides of the default profile, by syscall name (as libseccomp
@@ -404,6 +411,83 @@ const char *ct_container_idmap_method(const ct_container *ct);
  * joins a container (CVE-2019-5736). Returns 0 when the program already runs from such a
  * copy; otherwise does not return unless it fails. Call first thing in main(). */
 int ct_self_exe_seal(char *const argv[], ct_error *err);
+
+/* ---- checkpoint and restore (CRIU) ---- */
+
+enum {
+	/* Resume the container after a successful dump (default: it is gone afterwards, its
+	 * state lives in the images; on a failed dump it always keeps running). */
+	CT_CKPT_LEAVE_RUNNING = 1u << 0,
+	/* A pre-dump: memory only, the container keeps running; with parent_dir, only what
+	 * changed since that dump. Needs soft-dirty tracking (features.soft_dirty). */
+	CT_CKPT_PRE_DUMP = 1u << 1,
+	/* Post-copy: leave the memory pages out of the images; a page server on the checkpoint
+	 * side (page_server_addr/port, which the dump then listens on) serves them on demand
+	 * to a restore with CT_RESTORE_LAZY_PAGES. Needs userfaultfd on the restoring host. */
+	CT_CKPT_LAZY_PAGES = 1u << 2,
+};
+
+typedef struct ct_checkpoint_opts {
+	const char *dir;	/* image directory: exists and is empty */
+	const char *parent_dir; /* images of the previous pre-dump (incremental), or NULL */
+	unsigned flags;		/* CT_CKPT_* */
+	/* Memory pages go to a CRIU page server at this address instead of into dir (pre-copy
+	 * rounds to a remote host); with CT_CKPT_LAZY_PAGES the dump serves them there. */
+	const char *page_server_addr;
+	int page_server_port;
+	/* Called while the container's processes are frozen, after their state is dumped and
+	 * before they are resumed (CT_CKPT_LEAVE_RUNNING) or killed: the moment to copy the
+	 * overlay's upper directory so that it matches the memory image (a checkpoint's
+	 * snapshot, or the final delta of a migration). Its time counts as downtime. A negative
+	 * return (with err filled) fails the checkpoint and the container resumes. NULL: none
+	 * (CRIU's "post-dump" notification). */
+	int (*frozen_cb)(void *data, ct_error *err);
+	void *frozen_data;
+} ct_checkpoint_opts;
+
+/* What a dump cost, from CRIU's own accounting. */
+typedef struct ct_checkpoint_stats {
+	uint64_t frozen_us;	  /* from freezing the tasks to the end of the dump (or resume) */
+	uint64_t freezing_us;	  /* time to freeze them */
+	uint64_t memdump_us;	  /* collecting memory */
+	uint64_t memwrite_us;	  /* writing it out */
+	uint64_t pages_scanned;
+	uint64_t pages_written;	  /* pages in the images (or sent to the page server) */
+	uint64_t pages_lazy;	  /* left for post-copy */
+	uint64_t image_bytes;	  /* size of dir after the dump */
+} ct_checkpoint_stats;
+
+/* Whether the running container can be checkpointed here and now: checks, before freezing
+ * anything, the kernel and CRIU features the dump needs and every resource of the container
+ * (mounts, devices, sockets, namespaces) against what ct knows how to save. 0, or
+ * -EOPNOTSUPP (or another negative errno) with the exact reason in err. */
+int ct_container_checkpoint_check(ct_container *ct, const ct_checkpoint_opts *opts,
+				  ct_error *err);
+/* Dumps the container's processes and namespaces into opts->dir (CRIU, with established
+ * TCP connections, the console as an external terminal, the network as the container's
+ * config to re-create). The overlay's upper directory is not copied: it stays where it is
+ * (the caller syncs it when moving the container). */
+int ct_container_checkpoint(ct_container *ct, const ct_checkpoint_opts *opts,
+			    ct_checkpoint_stats *ret_stats, ct_error *err);
+
+enum {
+	/* Memory comes on demand from the page server named in ct_restore_opts (post-copy). */
+	CT_RESTORE_LAZY_PAGES = 1u << 0,
+};
+
+typedef struct ct_restore_opts {
+	const char *dir; /* images of a ct_container_checkpoint */
+	unsigned flags;	 /* CT_RESTORE_* */
+	const char *lazy_addr; /* CT_RESTORE_LAZY_PAGES: the dumping side's page server */
+	int lazy_port;
+} ct_restore_opts;
+
+/* Restores a container from images, with the root, cgroup (limits), network, user
+ * namespace and console of spec (which must describe the same container: name, overlay
+ * dirs, id range). Returns once the processes run again. On failure nothing is left (no
+ * cgroup, no mount, no veth, no process) and the images are untouched. */
+int ct_container_restore(const ct_spec *spec, const ct_restore_opts *opts, ct_container **ret,
+			 ct_error *err);
 
 /* Library version string, e.g. "0.1.0". */
 const char *ct_version(void);

@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <sched.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
 #include <stdlib.h>
@@ -160,6 +161,32 @@ static int deny_syscall(scmp_filter_ctx ctx, const char *name, bool must_exist, 
 	return 0;
 }
 
+/* CT_SEC_CHECKPOINTABLE: no new UTS or IPC namespaces (CRIU cannot dump nested ones). EPERM,
+ * which systemd takes as "prohibited by the container manager" and carries on without. */
+static int deny_nested_ns(scmp_filter_ctx ctx, ct_error *err)
+{
+	static const unsigned long bits[] = { CLONE_NEWUTS, CLONE_NEWIPC };
+	int nr_clone3 = seccomp_syscall_resolve_name("clone3"), r;
+
+	for (size_t i = 0; i < ARRAY_SIZE(bits); i++) {
+		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(unshare), 1,
+				     SCMP_A0(SCMP_CMP_MASKED_EQ, bits[i], bits[i]));
+		if (r < 0 && r != -EEXIST)
+			return ct_errno(err, r, "cannot add unshare to the seccomp filter");
+		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
+				     SCMP_A0(SCMP_CMP_MASKED_EQ, bits[i], bits[i]));
+		if (r < 0 && r != -EEXIST)
+			return ct_errno(err, r, "cannot add clone to the seccomp filter");
+	}
+	/* clone3's flags are behind a pointer: ENOSYS makes the C library use clone */
+	if (nr_clone3 != __NR_SCMP_ERROR) {
+		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr_clone3, 0);
+		if (r < 0 && r != -EDOM && r != -EEXIST)
+			return ct_errno(err, r, "cannot add clone3 to the seccomp filter");
+	}
+	return 0;
+}
+
 int sec_prepare(unsigned flags, const struct ct_seccomp_rule *rules, size_t n_rules,
 		struct sec_profile *sec, ct_error *err)
 {
@@ -199,6 +226,11 @@ int sec_prepare(unsigned flags, const struct ct_seccomp_rule *rules, size_t n_ru
 		if (rules[i].allow)
 			continue; /* allowed already: the default action is allow */
 		r = deny_syscall(ctx, rules[i].name, true, err);
+		if (r < 0)
+			goto fail;
+	}
+	if (flags & CT_SEC_CHECKPOINTABLE) {
+		r = deny_nested_ns(ctx, err);
 		if (r < 0)
 			goto fail;
 	}

@@ -271,7 +271,7 @@ CT_EXPORT int ct_spec_set_console_fd(ct_spec *s, int fd, ct_error *err)
 
 CT_EXPORT int ct_spec_set_security(ct_spec *s, unsigned flags, ct_error *err)
 {
-	if (flags & ~(unsigned)(CT_SEC_NONE | CT_SEC_NO_NEW_PRIVS))
+	if (flags & ~(unsigned)(CT_SEC_NONE | CT_SEC_NO_NEW_PRIVS | CT_SEC_CHECKPOINTABLE))
 		return ct_err(err, -EINVAL, "unknown security flags 0x%x", flags);
 	s->security = flags;
 	return 0;
