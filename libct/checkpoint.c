@@ -661,9 +661,8 @@ CT_EXPORT int ct_container_checkpoint_check(ct_container *ct, const ct_checkpoin
 	if ((opts->flags & CT_CKPT_LAZY_PAGES) &&
 	    (!opts->page_server_addr || opts->page_server_port <= 0))
 		return ct_err(err, -EINVAL, "post-copy needs a page server address and port");
-	/* libcriu (4.1) has no setter for the RPC's lazy_pages field */
-	if (opts->flags & CT_CKPT_LAZY_PAGES)
-		return ct_err(err, -EOPNOTSUPP, "post-copy dumps are not implemented yet");
+	if ((opts->flags & CT_CKPT_LAZY_PAGES) && !opts->ready_cb)
+		return ct_err(err, -EINVAL, "a post-copy dump needs a ready callback");
 
 	r = criu_version_check(err);
 	if (r < 0)
@@ -1341,9 +1340,50 @@ static void freezer_path(ct_container *ct, char *buf, size_t len)
 		ct_snprintf(buf, len, "/sys/fs/cgroup/freezer%s", cgroup_path(ct->cg));
 }
 
+struct dump_ctx {
+	const ct_checkpoint_opts *opts;
+	ct_error *err;
+	int failed; /* what a callback returned, when it failed the dump */
+};
+
+/* libcriu's notify callback has no user data: the dump in progress (one per thread). */
+static __thread struct dump_ctx *cur_dump;
+
+/* CRIU's notifications during a dump: "post-dump" (the tasks are dumped and still frozen)
+ * and, for a post-copy dump, "status-ready" (the page server listens). A non-zero answer
+ * makes CRIU fail the dump and resume the tasks. */
+static int dump_notify(char *action, criu_notify_arg_t na)
+{
+	struct dump_ctx *dc = cur_dump;
+	int (*cb)(void *, ct_error *) = NULL;
+	void *data = NULL;
+	int r;
+
+	if (!dc)
+		return 0;
+	if (strcmp(action, "post-dump") == 0) {
+		cb = dc->opts->frozen_cb;
+		data = dc->opts->frozen_data;
+	} else if (strcmp(action, "status-ready") == 0) {
+		cb = dc->opts->ready_cb;
+		data = dc->opts->ready_data;
+	}
+	if (!cb)
+		return 0;
+	r = cb(data, dc->err);
+	if (r < 0) {
+		dc->failed = r;
+		if (dc->err && !dc->err->code)
+			ct_err(dc->err, r, "checkpoint: the %s step failed", action);
+		return -1;
+	}
+	return 0;
+}
+
 CT_EXPORT int ct_container_checkpoint(ct_container *ct, const ct_checkpoint_opts *opts,
 				      ct_checkpoint_stats *ret_stats, ct_error *err)
 {
+	struct dump_ctx dc = {.opts = opts, .err = err};
 	_cleanup_(criu_optsp) criu_opts *o = NULL;
 	_cleanup_close_ int dirfd = -EBADF;
 	struct ckpt_meta *meta = NULL;
@@ -1422,10 +1462,20 @@ CT_EXPORT int ct_container_checkpoint(ct_container *ct, const ct_checkpoint_opts
 	if (r < 0)
 		goto out;
 
+	if (opts->flags & CT_CKPT_LAZY_PAGES)
+		criu_local_set_lazy_pages(o, true);
+	if (opts->frozen_cb || opts->ready_cb)
+		criu_local_set_notify_cb(o, dump_notify);
+
+	cur_dump = &dc;
 	r = pre ? criu_local_pre_dump(o) : criu_local_dump(o);
+	cur_dump = NULL;
 	if (r < 0) {
-		r = criu_fail(err, r, dirfd, pre ? "pre-dump.log" : DUMP_LOG,
-			      pre ? "pre-dump" : "checkpoint");
+		if (dc.failed < 0)
+			r = dc.failed; /* err says what the callback said */
+		else
+			r = criu_fail(err, r, dirfd, pre ? "pre-dump.log" : DUMP_LOG,
+				      pre ? "pre-dump" : "checkpoint");
 		goto out;
 	}
 	if (!pre && !(opts->flags & CT_CKPT_LEAVE_RUNNING)) {
@@ -1442,6 +1492,80 @@ CT_EXPORT int ct_container_checkpoint(ct_container *ct, const ct_checkpoint_opts
 	r = 0;
 out:
 	meta_free(meta);
+	return r;
+}
+
+/* ---- post-copy: CRIU's lazy-pages daemon (it has no RPC) ---- */
+
+#define LAZY_LOG "lazy-pages.log"
+
+/* Starts `criu lazy-pages` for a restore whose work directory is yard: it connects to the
+ * dumping side's page server and waits in yard/lazy-pages.socket for the restore. Returns
+ * once it says it is ready (its status fd), or fails with its first logged error. */
+static int lazy_daemon_start(const ct_restore_opts *opts, const char *yard, pid_t *ret_pid,
+			     ct_error *err)
+{
+	_cleanup_close_ int yardfd = -EBADF;
+	char port[16], status_fd[16];
+	int sv[2], status;
+	pid_t pid;
+	char c;
+
+	if (pipe2(sv, O_CLOEXEC) < 0)
+		return ct_errno(err, -errno, "pipe");
+	ct_snprintf(port, sizeof(port), "%d", opts->lazy_port);
+	pid = fork();
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return ct_errno(err, -errno, "cannot start CRIU's lazy-pages daemon");
+	}
+	if (pid == 0) {
+		/* the status fd must survive the exec */
+		int fd = fcntl(sv[1], F_DUPFD, 3);
+
+		ct_snprintf(status_fd, sizeof(status_fd), "%d", fd);
+		execlp(criu_binary(), "criu", "lazy-pages", "--page-server", "--address",
+		       opts->lazy_addr, "--port", port, "-D", opts->dir, "-W", yard, "-o",
+		       LAZY_LOG, "-v4", "--status-fd", status_fd, (char *)NULL);
+		_exit(127);
+	}
+	close(sv[1]);
+	if (read(sv[0], &c, 1) == 1) {
+		close(sv[0]);
+		*ret_pid = pid;
+		return 0;
+	}
+	close(sv[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	yardfd = open(yard, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return criu_fail(err, -ECONNREFUSED, yardfd, LAZY_LOG,
+			 "post-copy (connecting to the page server)");
+}
+
+CT_EXPORT int ct_container_lazy_wait(ct_container *ct, int timeout_ms, ct_error *err)
+{
+	_cleanup_close_ int yardfd = -EBADF;
+	struct pollfd pfd = {.fd = ct->lazy_pidfd, .events = POLLIN};
+	int status = 0, r = 0;
+
+	if (ct->lazy_pid <= 0)
+		return 0;
+	if (ct->lazy_pidfd >= 0 && poll(&pfd, 1, timeout_ms) == 0)
+		return ct_err(err, -ETIMEDOUT, "container '%s': memory still arriving", ct->name);
+	while (waitpid(ct->lazy_pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		yardfd = open(ct->lazy_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		r = criu_fail(err, -EIO, yardfd, LAZY_LOG, "post-copy memory transfer");
+	}
+	if (ct->lazy_pidfd >= 0)
+		close(ct->lazy_pidfd);
+	ct->lazy_pidfd = -EBADF;
+	ct->lazy_pid = 0;
+	rm_rf(ct->lazy_dir);
+	ct->lazy_dir[0] = '\0';
 	return r;
 }
 
@@ -1618,9 +1742,12 @@ static bool console_tty_path(int fd, char *buf, size_t len)
 /* The CRIU restore proper, in the calling thread's private mount namespace. Returns init's
  * pid. */
 static int restore_in_ns(const ct_spec *s, const struct container_root *cr, cgroup_handle *cg,
-			 const char *dir, int dirfd, const struct ckpt_meta *meta, const char *yard,
-			 struct restore_ctx *rc, ct_error *err)
+			 const ct_restore_opts *ro, int dirfd, const struct ckpt_meta *meta,
+			 const char *yard, pid_t *ret_lazy_pid, struct restore_ctx *rc,
+			 ct_error *err)
 {
+	const char *dir = ro->dir;
+	bool lazy = ro->flags & CT_RESTORE_LAZY_PAGES;
 	_cleanup_(criu_optsp) criu_opts *o = NULL;
 	_cleanup_close_ int yardfd = -EBADF, console = -EBADF, null = -EBADF, nsfd = -EBADF,
 			    idmapped_images = -EBADF;
@@ -1643,6 +1770,12 @@ static int restore_in_ns(const ct_spec *s, const struct container_root *cr, cgro
 	yardfd = open(yard, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (yardfd < 0)
 		return ct_errno(err, -errno, "cannot open %s", yard);
+	if (lazy) {
+		/* in this mount namespace: its socket lives in the work directory (the tmpfs) */
+		r = lazy_daemon_start(ro, yard, ret_lazy_pid, err);
+		if (r < 0)
+			return r;
+	}
 	if (nsfd >= 0) {
 		struct stat st;
 
@@ -1709,6 +1842,8 @@ static int restore_in_ns(const ct_spec *s, const struct container_root *cr, cgro
 		criu_local_set_empty_ns(o, CLONE_NEWNET);
 	}
 	criu_local_set_notify_cb(o, restore_notify);
+	if (lazy)
+		criu_local_set_lazy_pages(o, true); /* the daemon listens in the work dir (yard) */
 
 	if (tty && (s->ns & CT_NS_USER) &&
 	    fchown(s->console_fd, s->userns_uid, s->userns_gid) < 0) {
@@ -1808,12 +1943,14 @@ CT_EXPORT int ct_container_restore(const ct_spec *s, const ct_restore_opts *opts
 	ct_container *ct = NULL;
 	char yard[] = "/tmp/ct-restore-XXXXXX";
 	bool in_ns = false, have_yard = false;
+	pid_t lazy_pid = 0;
 	int r, pid = -1, status;
 
 	if (!opts || !opts->dir)
 		return ct_err(err, -EINVAL, "no image directory");
-	if (opts->flags & CT_RESTORE_LAZY_PAGES)
-		return ct_err(err, -EOPNOTSUPP, "post-copy restore is not implemented yet");
+	if ((opts->flags & CT_RESTORE_LAZY_PAGES) && (!opts->lazy_addr || opts->lazy_port <= 0 ||
+						     opts->lazy_port > 65535))
+		return ct_err(err, -EINVAL, "a post-copy restore needs the page server's address");
 	r = ct_spec_validate(s, err);
 	if (r < 0)
 		return r;
@@ -1858,7 +1995,7 @@ CT_EXPORT int ct_container_restore(const ct_spec *s, const ct_restore_opts *opts
 		goto fail;
 	}
 	in_ns = true;
-	pid = restore_in_ns(s, &cr, cg, opts->dir, dirfd, meta, yard, &rc, err);
+	pid = restore_in_ns(s, &cr, cg, opts, dirfd, meta, yard, &lazy_pid, &rc, err);
 	if (setns(mntns, CLONE_NEWNS) < 0) {
 		/* cannot happen to root; if it did, this thread would stay in a namespace
 		 * that holds the container's root */
@@ -1895,7 +2032,15 @@ CT_EXPORT int ct_container_restore(const ct_spec *s, const ct_restore_opts *opts
 	container_init_from_spec(ct, s);
 	if ((s->ns & CT_NS_USER) && s->lower)
 		strcpy(ct->idmap_method, cr.idmapped ? "idmapped" : "shifted-copy");
-	rmdir(yard);
+	if (lazy_pid > 0) {
+		/* the daemon still pulls pages through the yard's socket: ct_container_lazy_wait
+		 * reaps it and removes the yard */
+		ct->lazy_pid = lazy_pid;
+		ct->lazy_pidfd = sys_pidfd_open(lazy_pid);
+		ct_snprintf(ct->lazy_dir, sizeof(ct->lazy_dir), "%s", yard);
+	} else {
+		rmdir(yard);
+	}
 	meta_free(meta);
 	*ret = ct;
 	return 0;
@@ -1914,8 +2059,13 @@ fail:
 		ct_net_cleanup(s->name, &s->net, NULL);
 	cgroup_destroy(cg, NULL);
 	cgroup_handle_free(cg);
+	if (lazy_pid > 0) {
+		kill(lazy_pid, SIGKILL);
+		while (waitpid(lazy_pid, &status, 0) < 0 && errno == EINTR)
+			;
+	}
 	if (have_yard)
-		rmdir(yard);
+		rm_rf(yard);
 out:
 	meta_free(meta);
 	return r;

@@ -844,6 +844,7 @@ ct_container *container_new(const char *name)
 		return NULL;
 	strcpy(ct->name, name);
 	ct->pidfd = -EBADF;
+	ct->lazy_pidfd = -EBADF;
 	ct->stop_signal = SIGTERM;
 	return ct;
 }
@@ -854,6 +855,11 @@ CT_EXPORT void ct_container_free(ct_container *ct)
 		return;
 	if (ct->pidfd >= 0)
 		close(ct->pidfd);
+	if (ct->lazy_pid > 0) {
+		/* a post-copy still running: it cannot finish without this handle's caller */
+		kill(ct->lazy_pid, SIGKILL);
+		ct_container_lazy_wait(ct, -1, NULL);
+	}
 	cgroup_handle_free(ct->cg);
 	free(ct);
 }

@@ -78,6 +78,9 @@ struct ct_container {
 	ct_net_config net;	/* follows live changes */
 	char idmap_method[16];	/* "idmapped", "shifted-copy", "" */
 	bool userns;		/* init runs in a user namespace of its own: exec joins it too */
+	pid_t lazy_pid;		/* CRIU's lazy-pages daemon after a post-copy restore, or 0 */
+	int lazy_pidfd;
+	char lazy_dir[64];	/* its work directory, removed when it is done */
 };
 
 /* The container's root as the start mounts it (checkpoint.c restores onto it): root is the

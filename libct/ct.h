@@ -443,6 +443,14 @@ typedef struct ct_checkpoint_opts {
 	 * (CRIU's "post-dump" notification). */
 	int (*frozen_cb)(void *data, ct_error *err);
 	void *frozen_data;
+	/* CT_CKPT_LAZY_PAGES: called once the images (all but the memory) are complete in dir
+	 * and the page server listens: the moment to start the restore on the other side
+	 * (ct_container_restore with CT_RESTORE_LAZY_PAGES), which then pulls the pages while
+	 * this dump serves them. The dump returns when every page has been served (the
+	 * container is then gone here). A negative return fails the dump: the container
+	 * resumes here. Required for lazy dumps. */
+	int (*ready_cb)(void *data, ct_error *err);
+	void *ready_data;
 } ct_checkpoint_opts;
 
 /* What a dump cost, from CRIU's own accounting. */
@@ -488,6 +496,13 @@ typedef struct ct_restore_opts {
  * cgroup, no mount, no veth, no process) and the images are untouched. */
 int ct_container_restore(const ct_spec *spec, const ct_restore_opts *opts, ct_container **ret,
 			 ct_error *err);
+/* After a restore with CT_RESTORE_LAZY_PAGES the container runs at once while CRIU's
+ * lazy-pages daemon still pulls its memory from the other side. This waits (up to
+ * timeout_ms; < 0: no limit) until every page has arrived: 0 then, and the migration is
+ * complete; -ETIMEDOUT while it goes on; another negative errno when the transfer failed
+ * (the container cannot go on: its missing pages are gone with the other side). 0 at once
+ * for a container that was not restored lazily. */
+int ct_container_lazy_wait(ct_container *ct, int timeout_ms, ct_error *err);
 
 /* Library version string, e.g. "0.1.0". */
 const char *ct_version(void);

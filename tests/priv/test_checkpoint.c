@@ -767,6 +767,151 @@ out:
 	console_close();
 }
 
+/* ---- post-copy: a lazy dump served to a lazy restore on "another host" (a child process
+ * with its own cgroup parent and a copy of the upper made while the container is frozen) */
+
+struct lazy_ctx {
+	char upper[PATH_MAX], upper2[PATH_MAX], work2[PATH_MAX], img[PATH_MAX];
+	const char *const *init;
+	int port;
+	pid_t child;
+};
+
+static int lazy_frozen(void *data, ct_error *err)
+{
+	struct lazy_ctx *lc = data;
+	char cmd[3 * PATH_MAX];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s' '%s'", lc->upper2, lc->upper,
+		 lc->upper2);
+	if (system(cmd) != 0)
+		return ct_err(err, -EIO, "cannot copy the upper dir");
+	return 0;
+}
+
+/* The other side: restore lazily, wait for every page, check the memory, clean up. */
+static int lazy_other_side(struct lazy_ctx *lc)
+{
+	ct_spec *s = fx_spec("lz", lc->init);
+	ct_restore_opts ro = {.dir = lc->img, .flags = CT_RESTORE_LAZY_PAGES,
+			      .lazy_addr = "127.0.0.1", .lazy_port = lc->port};
+	ct_container *ct = NULL;
+	ct_error err = {0};
+	char parent[128], out[128] = "";
+	int r, ok = 0;
+
+	snprintf(parent, sizeof(parent), "%s/b", fx_cgroup_parent());
+	ct_spec_set_cgroup_parent(s, parent, NULL);
+	ct_spec_set_overlay(s, fx_lower(), lc->upper2, lc->work2, NULL);
+	r = ct_container_restore(s, &ro, &ct, &err);
+	ct_spec_free(s);
+	if (r < 0) {
+		printf("# other side: restore: %s\n", err.msg);
+		return 2;
+	}
+	r = ct_container_lazy_wait(ct, 60000, &err);
+	if (r < 0)
+		printf("# other side: lazy wait: %s\n", err.msg);
+	usleep(300 * 1000);
+	if (r == 0 && fx_exec_capture(ct, (const char *const[]){"cat", "/tmp/sum", NULL}, out,
+				      sizeof(out)) == 0)
+		ok = strcmp(out, "20000000") == 0;
+	printf("# other side: memory after post-copy: '%s'\n", out);
+	ct_container_stop(ct, 0, NULL);
+	ct_container_cleanup(ct, NULL);
+	ct_container_free(ct);
+	{
+		/* the nested cgroup parent, in every hierarchy */
+		static const char *const hier[] = {"cpu", "cpuacct", "cpu,cpuacct", "cpuset",
+						   "memory", "pids", "freezer", "devices",
+						   "unified", "systemd", ""};
+		char path[PATH_MAX];
+
+		for (size_t i = 0; i < ARRAY_SIZE(hier); i++) {
+			snprintf(path, sizeof(path), "/sys/fs/cgroup/%s%s%s", hier[i],
+				 hier[i][0] ? "/" : "", parent);
+			rmdir(path);
+		}
+	}
+	return ok ? 0 : 1;
+}
+
+static int lazy_ready(void *data, ct_error *err)
+{
+	struct lazy_ctx *lc = data;
+
+	fflush(stdout);
+	lc->child = fork();
+	if (lc->child < 0)
+		return ct_errno(err, -errno, "fork");
+	if (lc->child == 0) {
+		int r = lazy_other_side(lc);
+
+		fflush(stdout);
+		_exit(r);
+	}
+	return 0;
+}
+
+static void test_lazy(void)
+{
+	/* 20 MB of anonymous memory in the shell, its length written every 100 ms */
+	static const char *const init[] = {
+		"/bin/sh", "-c",
+		"x=$(head -c 15000000 /dev/urandom | base64 | tr -d '\\n' | head -c 20000000); "
+		"while :; do echo ${#x} > /tmp/sum; sleep 0.1; done",
+		NULL};
+	struct lazy_ctx lc = {.init = init, .port = 27000 + getpid() % 1000};
+	ct_checkpoint_opts co = {.flags = CT_CKPT_LAZY_PAGES, .page_server_addr = "127.0.0.1",
+				 .frozen_cb = lazy_frozen, .frozen_data = &lc,
+				 .ready_cb = lazy_ready, .ready_data = &lc};
+	ct_checkpoint_stats st = {0};
+	ct_features f;
+	ct_spec *s;
+	ct_container *ct;
+	ct_error err = {0};
+	char out[64] = "";
+	int status = -1, r;
+
+	ct_features_probe(&f, NULL);
+	if (!f.userfaultfd) {
+		tap_diag("no userfaultfd: the post-copy test is skipped");
+		return;
+	}
+	s = fx_spec("lz", init);
+	ct = fx_start(s, &err);
+	ct_spec_free(s);
+	if (!tap_ok(ct != NULL, "lz starts: %s", err.msg))
+		return;
+	for (int i = 0; i < 100 && strcmp(out, "20000000") != 0; i++) {
+		usleep(100 * 1000);
+		fx_exec_capture(ct, (const char *const[]){"cat", "/tmp/sum", NULL}, out,
+				sizeof(out));
+	}
+	tap_ok(strcmp(out, "20000000") == 0, "lz holds 20 MB in its shell (%s)", out);
+	snprintf(lc.upper, sizeof(lc.upper), "%s/lz/upper", fx_base());
+	mkdir_in_base("lz2", lc.upper2, sizeof(lc.upper2));
+	strcat(lc.upper2, "/upper");
+	mkdir_in_base("lz2/work", lc.work2, sizeof(lc.work2));
+	mkdir_in_base("lz-img", lc.img, sizeof(lc.img));
+	co.dir = lc.img;
+	co.page_server_port = lc.port;
+	r = ct_container_checkpoint(ct, &co, &st, &err);
+	ok_int(r, 0, "a post-copy dump serves every page: %s", err.msg);
+	if (lc.child > 0)
+		while (waitpid(lc.child, &status, 0) < 0 && errno == EINTR)
+			;
+	tap_ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	       "the other side restored at once, pulled the memory and it is intact (%d)",
+	       status);
+	tap_diag("post-copy: %llu pages lazy, %llu written, memdump %llu us",
+		 (unsigned long long)st.pages_lazy, (unsigned long long)st.pages_written,
+		 (unsigned long long)st.memdump_us);
+	tap_ok(st.pages_lazy > 1000, "most pages went lazily (%llu)",
+	       (unsigned long long)st.pages_lazy);
+	ok_int(fx_stop(ct), 0, "the source container is gone and cleaned up");
+}
+
 int main(int argc, char **argv)
 {
 	ct_net_addr br_addr;
@@ -796,6 +941,7 @@ int main(int argc, char **argv)
 			test_counter("cku", "10.98.0.2/24", true);
 		test_counter("ckp", "10.98.0.3/24", false);
 		test_precheck();
+		test_lazy();
 		{
 			char good[PATH_MAX];
 
