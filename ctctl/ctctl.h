@@ -202,6 +202,18 @@ int ctl_remote_setup_curl(const ctl *c, void *handle, const char *path, ctl_erro
 /* A transport failure (a CURLcode) talking to c->remote, with what to do about it. */
 int ctl_remote_curl_error(const ctl *c, int code, const char *curl_msg, ctl_error *err);
 
+/* ---- checkpoint.c: ctctl checkpoint, checkpoints, restore ---- */
+
+extern const char checkpoint_help[], restore_help[];
+int verb_checkpoint(ctl *c, int argc, char **argv, ctl_error *err);
+int verb_checkpoints(ctl *c, int argc, char **argv, ctl_error *err);
+int verb_restore(ctl *c, int argc, char **argv, ctl_error *err);
+
+/* ---- migrate.c: ctctl migrate ---- */
+
+extern const char migrate_help[];
+int verb_migrate(ctl *c, int argc, char **argv, ctl_error *err);
+
 /* ---- units.c ---- */
 
 /* "512M", "1.5G", "max" for UINT64_MAX ... : binary units, at most one decimal. */

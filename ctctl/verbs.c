@@ -1820,5 +1820,9 @@ const ctl_verb ctl_verbs[] = {
 	{"version", verb_version, "show versions", version_help},
 	{"remote", verb_remote, "remote hosts and trusted clients", remote_help},
 	{"monitor", verb_monitor, "follow ctd's events", monitor_help},
+	{"checkpoint", verb_checkpoint, "checkpoint a container", checkpoint_help},
+	{"checkpoints", verb_checkpoints, "list a container's checkpoints", checkpoint_help},
+	{"restore", verb_restore, "restore a container from a checkpoint", restore_help},
+	{"migrate", verb_migrate, "move a running container to another host", migrate_help},
 };
 const size_t ctl_n_verbs = ARRAY_SIZE(ctl_verbs);

@@ -525,9 +525,9 @@ void api_dispatch(struct request *r, enum http_method m, const char *path, const
 
 	if (m == M_HEAD)
 		m = M_GET;
-	/* Five segments: only /v1/containers/{name}/console/log. */
+	/* Five segments: only /v1/containers/{name}/console/log and .../checkpoints/{id}. */
 	if (n == 5 && (strcmp(seg[0], "v1") != 0 || strcmp(seg[1], "containers") != 0 ||
-		       strcmp(seg[3], "console") != 0)) {
+		       (strcmp(seg[3], "console") != 0 && strcmp(seg[3], "checkpoints") != 0))) {
 		reply_error(r, 404, "not_found", "no route for %.200s", path);
 		return;
 	}
@@ -558,6 +558,11 @@ void api_dispatch(struct request *r, enum http_method m, const char *path, const
 				h_templates(r);
 			else
 				h_template_import(r, body, len);
+			return;
+		}
+		if (n >= 2 && n <= 4 && strcmp(seg[1], "migrations") == 0) {
+			migrations_api(r, m, n >= 3 ? seg[2] : NULL, n >= 4 ? seg[3] : NULL, body,
+				       len);
 			return;
 		}
 		if (n >= 2 && strcmp(seg[1], "operations") == 0) {
@@ -611,9 +616,27 @@ void api_dispatch(struct request *r, enum http_method m, const char *path, const
 					console_handle(r, m, c, n == 5 ? seg[4] : NULL, body, len);
 				return;
 			}
-			if (strcmp(seg[3], "checkpoint") == 0 || strcmp(seg[3], "migrate") == 0) {
-				reply_error(r, 404, "not_found", "'%s' is not implemented yet",
-					    seg[3]);
+			if (strcmp(seg[3], "checkpoints") == 0) {
+				struct ctr *c = lookup(r, name);
+
+				if (c)
+					checkpoint_api(r, m, c, n == 5 ? seg[4] : NULL, body, len);
+				return;
+			}
+			if (strcmp(seg[3], "restore") == 0 && n == 4) {
+				struct ctr *c;
+
+				ALLOW(r, m, M_POST, "POST");
+				if ((c = lookup(r, name)))
+					restore_api(r, c, body, len);
+				return;
+			}
+			if (strcmp(seg[3], "migrate") == 0 && n == 4) {
+				struct ctr *c;
+
+				ALLOW(r, m, M_POST, "POST");
+				if ((c = lookup(r, name)))
+					migrate_api(r, c, body, len);
 				return;
 			}
 		}

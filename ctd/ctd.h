@@ -317,6 +317,7 @@ struct ctr {
 	struct loop_source *timer_src;
 	struct request *stop_waiters;
 	bool stopping;
+	bool checkpointed; /* killed by a checkpoint --stop (the stop reason for the event) */
 	struct console *console; /* console.c; NULL when stopped, or adopted after a restart */
 	char idmap[16];		 /* ct_container_idmap_method() of the running container */
 
@@ -333,9 +334,13 @@ struct ctr *ctr_new(const char *name);
 void ctr_free(struct ctr *c);
 void ctr_link(struct ctr *c);
 void ctr_unlink(struct ctr *c);
+/* Reads <state-dir>/containers/<name>/config.json into a new, unlinked ctr (NULL, logged). */
+struct ctr *ctr_load(const char *name);
 /* <state-dir>/containers/<name>[/sub] */
 int ctr_path(const struct ctr *c, const char *sub, char *buf, size_t len);
 int ctr_save_config(struct ctr *c, struct apierr *e);
+/* The stored form of c's configuration (what config.json holds). */
+json_t *ctr_config_json(struct ctr *c);
 int ctr_save_runtime(struct ctr *c);
 json_t *ctr_to_json(struct ctr *c);
 
@@ -348,6 +353,12 @@ json_t *templates_to_json(void);
 
 /* Lifecycle (state.c). */
 int ctr_start(struct ctr *c, struct apierr *e);
+/* The part of a start after the checks: console, spec, then ct_container_start, or with
+ * restore ct_container_restore from those images; the container is then running and watched
+ * as after any start. */
+int ctr_launch(struct ctr *c, const ct_restore_opts *restore, struct apierr *e);
+/* Init is gone (or was killed): reap, clean up, record, answer waiters (as the pidfd does). */
+void ctr_finished(struct ctr *c);
 /* Asks for a stop; returns 1 if already stopped, 0 if underway (req parked unless NULL),
  * < 0 error. */
 int ctr_stop(struct ctr *c, struct request *req, unsigned timeout_s, bool force, struct apierr *e);
@@ -381,12 +392,52 @@ bool api_is_mutating(enum http_method m);
 void ops_start(struct request *r, struct ctr *c);
 void ops_stop(struct request *r, struct ctr *c, unsigned timeout_s, bool force);
 void ops_delete(struct request *r, struct ctr *c, bool force);
+/* Checkpoint and restore (checkpoint.c) as operations, run within the request like a start:
+ * fn does the work and returns the result to answer with ok_status (or NULL for the
+ * container, status 200), or NULL with e filled on failure. */
+enum ops_kind_ext { OPS_CHECKPOINT, OPS_RESTORE, OPS_MIGRATE };
+typedef json_t *(*ops_fn)(struct ctr *c, void *data, struct apierr *e);
+void ops_run(struct request *r, struct ctr *c, enum ops_kind_ext kind, ops_fn fn, void *data,
+	     unsigned ok_status);
+/* An operation that runs elsewhere (migrate.c's worker): refuses a busy c (answered, < 0),
+ * else makes the operation, answers r as for the others (202 with ?async=1, else parks r
+ * until ops_end) and copies its id. ops_progress/ops_end find it by id (gone: no-op);
+ * ops_end steals result and fails the operation when e is non-NULL. ops_forget_ctr before c
+ * is freed; ops_destroy removes a stopped container for good (as DELETE does). */
+int ops_begin(struct request *r, struct ctr *c, enum ops_kind_ext kind, const char *progress,
+	      char id[37]);
+void ops_progress(const char *id, const char *progress);
+void ops_end(const char *id, json_t *result, const struct apierr *e);
+void ops_forget_ctr(const char *id);
+int ops_destroy(struct ctr *c, struct apierr *e);
 /* /v1/operations[/{id}[/{sub}]] */
 void ops_dispatch(struct request *r, enum http_method m, const char *id, const char *sub);
 /* From ctr_finish(): the container's init is gone. */
 void ops_ctr_stopped(struct ctr *c);
 /* Answers the waiters (503) and forgets every operation; before state_shutdown(). */
 void ops_shutdown(void);
+
+/* ---- checkpoint.c: checkpoints and restore (see API.md) ---- */
+
+/* /v1/containers/{name}/checkpoints (id NULL) and .../checkpoints/{id}. */
+void checkpoint_api(struct request *r, enum http_method m, struct ctr *c, const char *id,
+		    const char *body, size_t len);
+/* POST /v1/containers/{name}/restore. */
+void restore_api(struct request *r, struct ctr *c, const char *body, size_t len);
+/* Before c runs again (start, restore): a checkpoint made with --stop that still shares the
+ * container's upper dir gets its own copy of it. */
+int checkpoints_before_run(struct ctr *c, struct apierr *e);
+/* At ctd's start, after adoption: finishes or undoes a restore that a dead ctd left half-way,
+ * removes unfinished checkpoints. */
+void checkpoints_recover(struct ctr *c);
+
+/* ---- migrate.c: live migration between two ctd hosts (see API.md "Migration") ---- */
+
+/* POST /v1/containers/{name}/migrate (source side). */
+void migrate_api(struct request *r, struct ctr *c, const char *body, size_t len);
+/* /v1/migrations[/{id}[/{sub}]] (destination side; trusted remote peers). */
+void migrations_api(struct request *r, enum http_method m, const char *id, const char *sub,
+		    const char *body, size_t len);
 
 /* ---- console.c: the container's console terminal (see API.md) ---- */
 

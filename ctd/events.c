@@ -511,6 +511,8 @@ void events_ctr_stopped(struct ctr *c, int reaped, int status)
 	} else {
 		reason = c->stopping ? "requested" : "exited"; /* adopted: status unknown */
 	}
+	if (c->checkpointed)
+		reason = "checkpointed"; /* CRIU killed it after a checkpoint --stop */
 	json_object_set_new(data, "reason", json_string(reason));
 	events_emit("container-stopped", c->name, data);
 }

@@ -27,13 +27,16 @@
 #define OPS_WAIT_DEFAULT_S 60 /* GET .../wait without ?timeout */
 #define OPS_WAIT_MAX_S 3600
 
-enum op_kind { OP_START, OP_STOP, OP_DELETE };
+enum op_kind { OP_START, OP_STOP, OP_DELETE, OP_CHECKPOINT, OP_RESTORE, OP_MIGRATE };
 enum op_status { OP_RUNNING, OP_SUCCESS, OP_FAILURE, OP_CANCELLED };
 
 static const char *const kind_names[] = {
 	[OP_START] = "start",
 	[OP_STOP] = "stop",
 	[OP_DELETE] = "delete",
+	[OP_CHECKPOINT] = "checkpoint",
+	[OP_RESTORE] = "restore",
+	[OP_MIGRATE] = "migrate",
 };
 static const char *const status_names[] = {
 	[OP_RUNNING] = "running",
@@ -66,7 +69,9 @@ struct op {
 	uint64_t finished_ms; /* CLOCK_MONOTONIC */
 	char progress[128];
 	struct apierr err; /* for OP_FAILURE and OP_CANCELLED */
-	json_t *result;	   /* the container when it finished (not for delete) */
+	json_t *result;	   /* the container when it finished (not for delete), or the
+			    * checkpoint a checkpoint made */
+	unsigned ok_status; /* of the synchronous answer on success; 0: 200 */
 	struct waiter *waiters;
 	struct op *next;
 };
@@ -237,7 +242,8 @@ static void waiter_unlink(struct waiter *w)
 static void answer_sync(struct request *r, const struct op *op)
 {
 	if (op->status == OP_SUCCESS)
-		request_resume(r, 200, op->result ? json_incref(op->result) : json_object());
+		request_resume(r, op->ok_status ?: 200,
+			       op->result ? json_incref(op->result) : json_object());
 	else
 		request_resume_apierr(r, &op->err);
 }
@@ -291,7 +297,7 @@ static void op_finish(struct op *op, enum op_status status, const struct apierr 
 	op->status = status;
 	if (e)
 		op->err = *e;
-	if (op->c && op->kind != OP_DELETE)
+	if (op->c && op->kind != OP_DELETE && !op->result)
 		op->result = ctr_to_json(op->c);
 	op->c = NULL;
 	op->progress[0] = '\0';
@@ -365,7 +371,8 @@ static void reply_for(struct request *r, struct op *op, bool async)
 	}
 	if (op->status != OP_RUNNING) {
 		if (op->status == OP_SUCCESS)
-			reply_json(r, 200, op->result ? json_incref(op->result) : json_object());
+			reply_json(r, op->ok_status ?: 200,
+				   op->result ? json_incref(op->result) : json_object());
 		else
 			reply_apierr(r, &op->err);
 		return;
@@ -511,6 +518,105 @@ void ops_delete(struct request *r, struct ctr *c, bool force)
 		op_finish(op, OP_SUCCESS, NULL);
 	}
 	reply_for(r, op, want_async(r));
+}
+
+void ops_run(struct request *r, struct ctr *c, enum ops_kind_ext kind, ops_fn fn, void *data,
+	     unsigned ok_status)
+{
+	struct apierr e;
+	struct op *op;
+	json_t *res;
+
+	if (refuse_busy(r, c, false))
+		return;
+	op = op_new(kind == OPS_CHECKPOINT ? OP_CHECKPOINT : OP_RESTORE, c);
+	if (!op) {
+		reply_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	snprintf(op->progress, sizeof(op->progress), "%s",
+		 kind == OPS_CHECKPOINT ? "dumping" : "restoring");
+	/* Bounded like a start, and run to its end here: CRIU dumps or restores while the loop
+	 * waits (documented in API.md). */
+	e.status = 0;
+	res = fn(c, data, &e);
+	if (!res && e.status) {
+		op_fail(op, &e);
+	} else {
+		op->result = res;
+		op->ok_status = ok_status;
+		op_finish(op, OP_SUCCESS, NULL);
+	}
+	reply_for(r, op, want_async(r));
+}
+
+/* ---- operations run by someone else (migrate.c's worker) ---- */
+
+int ops_begin(struct request *r, struct ctr *c, enum ops_kind_ext kind, const char *progress,
+	      char id[37])
+{
+	struct op *op;
+
+	if (refuse_busy(r, c, false))
+		return -EBUSY;
+	op = op_new(kind == OPS_MIGRATE ? OP_MIGRATE : kind == OPS_CHECKPOINT ? OP_CHECKPOINT
+										 : OP_RESTORE,
+		    c);
+	if (!op) {
+		reply_error(r, 500, "internal", "out of memory");
+		return -ENOMEM;
+	}
+	snprintf(op->progress, sizeof(op->progress), "%s", progress);
+	memcpy(id, op->id, 37);
+	reply_for(r, op, want_async(r));
+	return 0;
+}
+
+void ops_progress(const char *id, const char *progress)
+{
+	struct op *op = op_find(id);
+
+	if (!op || op->status != OP_RUNNING)
+		return;
+	snprintf(op->progress, sizeof(op->progress), "%s", progress);
+	fs_now_iso(op->updated_at, sizeof(op->updated_at));
+}
+
+void ops_end(const char *id, json_t *result, const struct apierr *e)
+{
+	struct op *op = op_find(id);
+
+	if (!op || op->status != OP_RUNNING) {
+		json_decref(result);
+		return;
+	}
+	if (result) {
+		json_decref(op->result);
+		op->result = result;
+	}
+	if (e) {
+		op_fail(op, e);
+		return;
+	}
+	op_finish(op, OP_SUCCESS, NULL);
+}
+
+void ops_forget_ctr(const char *id)
+{
+	struct op *op = op_find(id);
+
+	if (op)
+		op->c = NULL;
+}
+
+int ops_destroy(struct ctr *c, struct apierr *e)
+{
+	if (destroy(c, e) < 0)
+		return -1;
+	ctr_unlink(c);
+	log_info("container %s: destroyed", c->name);
+	ctr_free(c);
+	return 0;
 }
 
 void ops_ctr_stopped(struct ctr *c)

@@ -5,6 +5,7 @@
  *                              /state.json   pid and start time, only while running
  *                              /upper, /work the overlay's writable layer
  *                              /console.log  the console's output (console.c; .1 rotated)
+ *                              /checkpoints/<id>/  checkpoints (checkpoint.c)
  * <state-dir>/templates/<tname>/             unpacked template cache (overlay lower layer)
  *
  * A running container is watched through its init's pidfd; when it fires the container is
@@ -139,10 +140,9 @@ static int save_json(struct ctr *c, const char *file, json_t *j)
 	return fs_write_atomic(dirfd, file, s, strlen(s), 0600);
 }
 
-int ctr_save_config(struct ctr *c, struct apierr *e)
+json_t *ctr_config_json(struct ctr *c)
 {
-	_cleanup_json_ json_t *j = json_object();
-	int r;
+	json_t *j = json_object();
 
 	json_object_set_new(j, "name", json_string(c->name));
 	json_object_set_new(j, "template", json_string(c->template_name));
@@ -155,6 +155,14 @@ int ctr_save_config(struct ctr *c, struct apierr *e)
 	json_object_set_new(j, "autostart", json_boolean(c->autostart));
 	json_object_set_new(j, "autostart_order", json_integer(c->autostart_order));
 	ctr_extra_to_json_stored(c, j);
+	return j;
+}
+
+int ctr_save_config(struct ctr *c, struct apierr *e)
+{
+	_cleanup_json_ json_t *j = ctr_config_json(c);
+	int r;
+
 	r = save_json(c, "config.json", j);
 	if (r < 0 && e)
 		apierr_set(e, 500, "internal", "cannot save the configuration of '%s': %s", c->name,
@@ -190,7 +198,7 @@ static int load_strv(json_t *cfgj, const char *key, char ***ret)
 	return json_to_strv(v, key, false, ret, &e);
 }
 
-static struct ctr *ctr_load(const char *name)
+struct ctr *ctr_load(const char *name)
 {
 	char path[PATH_MAX];
 	json_error_t jerr;
@@ -316,6 +324,7 @@ static void ctr_finish(struct ctr *c)
 	ct_container_free(TAKE_PTR(c->ct));
 	c->state = CTR_STOPPED;
 	c->stopping = false;
+	c->checkpointed = false;
 	c->pid = 0;
 	c->started_at[0] = '\0';
 	c->idmap[0] = '\0';
@@ -370,17 +379,31 @@ static int build_spec(struct ctr *c, ct_spec *spec, int console_fd, struct apier
 	return 0;
 }
 
+void ctr_finished(struct ctr *c)
+{
+	ctr_finish(c);
+}
+
 int ctr_start(struct ctr *c, struct apierr *e)
+{
+	if (c->state == CTR_RUNNING)
+		return apierr_set(e, 409, "conflict", "container '%s' is already running", c->name);
+	if (template_ensure(c->template_name, e) < 0)
+		return -1;
+	/* A checkpoint made with --stop shares the upper dir, which this start is about to
+	 * change: it gets its own copy first (or the start fails and nothing is lost). */
+	if (checkpoints_before_run(c, e) < 0)
+		return -1;
+	return ctr_launch(c, NULL, e);
+}
+
+int ctr_launch(struct ctr *c, const ct_restore_opts *restore, struct apierr *e)
 {
 	_cleanup_spec_ ct_spec *spec = NULL;
 	ct_error err = {0};
 	ct_container *ct = NULL;
 	int r;
 
-	if (c->state == CTR_RUNNING)
-		return apierr_set(e, 409, "conflict", "container '%s' is already running", c->name);
-	if (template_ensure(c->template_name, e) < 0)
-		return -1;
 	/* A terminal that ctd keeps (console.c): init's stdio and /dev/console. */
 	r = console_new(c);
 	if (r < 0)
@@ -395,10 +418,19 @@ int ctr_start(struct ctr *c, struct apierr *e)
 	}
 
 	signals_unblock_for_spawn();
-	r = ct_container_start(spec, &ct, &err);
+	if (restore)
+		r = ct_container_restore(spec, restore, &ct, &err);
+	else
+		r = ct_container_start(spec, &ct, &err);
 	signals_block_again();
 	if (r < 0) {
 		console_ctr_stopped(c); /* keeps what init said before it failed, in the log */
+		if (restore) {
+			if (err.code == -EOPNOTSUPP)
+				return apierr_set(e, 422, "unsupported", "restore: %s", err.msg);
+			return apierr_set(e, 500, "internal", "restore: %s",
+					  err.msg[0] ? err.msg : strerror(-err.code));
+		}
 		/* The init that cannot be found or exec'd is the caller's problem, not ours. */
 		if (err.code == -ENOENT || err.code == -EACCES || err.code == -ENOEXEC)
 			return apierr_set(e, 400, "invalid_argument", "start: %s", err.msg);
@@ -422,7 +454,12 @@ int ctr_start(struct ctr *c, struct apierr *e)
 		ctr_finish(c);
 		return -1;
 	}
-	log_info("container %s: started, init pid %d", c->name, (int)c->pid);
+	log_info("container %s: %s, init pid %d", c->name, restore ? "restored" : "started",
+		 (int)c->pid);
+	if (strcmp(c->idmap, "shifted-copy") == 0)
+		log_warn("container %s: this kernel or filesystem cannot idmap the template; the "
+			 "container runs on a shifted copy of it (disk space per container, and "
+			 "template updates do not reach it)", c->name);
 	events_ctr_running(c, false);
 	return 0;
 }
@@ -796,6 +833,7 @@ int state_init(void)
 			continue;
 		ctr_link(c);
 		ctr_adopt(c);
+		checkpoints_recover(c);
 	}
 	closedir(d);
 	remove_orphan_cgroups();

@@ -1,0 +1,2339 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Live migration of a container from this ctd (the source) to another (the destination) over
+ * the remote API (TLS, mutual certificates, see API.md "Migration").
+ *
+ * Source: POST /v1/containers/{name}/migrate makes an operation and forks a worker, so that
+ * the loop keeps serving while gigabytes move. The worker speaks to the destination with
+ * libcurl (this host's certificate as the client's, the destination's public key pinned):
+ *   prepare (compatibility) -> template (only when missing there) -> rounds of the upper dir
+ *   while the container runs -> dump (CRIU through libct) -> final delta of the upper dir ->
+ *   images -> restore there -> done.
+ * It reports each step to the loop as a JSON line on a pipe. The loop owns the container: it
+ * restores it here from the images when anything fails after the dump and before the
+ * destination answered that the container runs there, and removes it only once the
+ * destination has confirmed.
+ *
+ * Destination: /v1/migrations (trusted remote peers only) holds incoming migrations under
+ * <state-dir>/migrations/<id>/: blobs arrive in chunks of at most 1 MiB (the API's body
+ * limit) with PUT ...?offset=N, are applied by POSTs, and the restore reuses the container
+ * start path (ctr_launch with restore options), as a checkpoint's restore does.
+ *
+ * The upper dir goes as tar streams (GNU tar with all xattrs, the overlay's trusted.* ones
+ * included, device nodes such as whiteouts, numeric owners): round 1 is all of it, later
+ * rounds what changed since (by ctime, mtime, size, mode, inode), and the paths that went
+ * away. Network identity: the container keeps its name (hence its MAC), its addresses and its
+ * id range; the destination refuses when any of them is taken there, and in routed mode
+ * announces the addresses with gratuitous ARP on its uplink after the restore. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <netinet/if_ether.h>
+#include <netpacket/packet.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+
+#include "config.h"
+#include "ctd.h"
+#include "tls.h"
+
+#define MIG_CHUNK (1024 * 1024) /* = the API's body limit */
+#define MIG_ROUNDS_MAX 5	/* upper dir rounds while running */
+#define MIG_ROUND_SMALL 65536	/* a delta this small ends the rounds */
+#define MIG_DELETED_BATCH (512 * 1024)
+#define MIG_IN_MAX 8		  /* incoming migrations at once */
+#define MIG_IN_IDLE_S 600	  /* an incoming migration idle this long is dropped */
+#define MIG_TREE_DEPTH 256
+
+extern char **environ;
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static double ms(uint64_t us)
+{
+	return (double)(us / 100) / 10.0;
+}
+
+static int mig_dir(const char *sub, char *buf, size_t len)
+{
+	int n = sub ? snprintf(buf, len, "%s/migrations/%s", cfg.state_dir, sub)
+		    : snprintf(buf, len, "%s/migrations", cfg.state_dir);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static bool path_exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+/* ---- running tools (tar, criu --version) ---- */
+
+static const char *find_tool(const char *name)
+{
+	static char buf[PATH_MAX];
+	static const char *const dirs[] = {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin",
+					   "/usr/bin", "/sbin", "/bin"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		snprintf(buf, sizeof(buf), "%s/%s", dirs[i], name);
+		if (access(buf, X_OK) == 0)
+			return buf;
+	}
+	return NULL;
+}
+
+/* Spawns argv[0] (a name, looked up) with fds 0 and 1 from in/out (-1: /dev/null), extra as
+ * fd 3 (-1: none) and stderr into a memfd (*ret_err). The child gets default signals. */
+static int spawn_tool(char *const argv[], int in, int out, int extra, pid_t *ret_pid,
+		      int *ret_err)
+{
+	char *const envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+			      "LC_ALL=C", NULL};
+	const char *exe = find_tool(argv[0]);
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, dfl;
+	int errfd, r;
+
+	if (!exe)
+		return -ENOENT;
+	errfd = memfd_create("ctd-migrate-stderr", MFD_CLOEXEC);
+	if (errfd < 0)
+		return -errno;
+	sigemptyset(&none);
+	sigemptyset(&dfl);
+	sigaddset(&dfl, SIGTERM);
+	sigaddset(&dfl, SIGINT);
+	sigaddset(&dfl, SIGHUP);
+	sigaddset(&dfl, SIGPIPE);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &dfl);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	posix_spawn_file_actions_init(&fa);
+	if (in >= 0)
+		posix_spawn_file_actions_adddup2(&fa, in, 0);
+	else
+		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (out >= 0)
+		posix_spawn_file_actions_adddup2(&fa, out, 1);
+	else
+		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, errfd, 2);
+	if (extra >= 0)
+		posix_spawn_file_actions_adddup2(&fa, extra, 3);
+	r = posix_spawn(ret_pid, exe, &fa, &attr, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	if (r != 0) {
+		close(errfd);
+		return -r;
+	}
+	*ret_err = errfd;
+	return 0;
+}
+
+/* Waits for pid; 0 when it exited with a status in ok_mask (bit n: status n), else -EIO
+ * with its first line of stderr in msg. Closes errfd. */
+static int wait_tool(pid_t pid, int errfd, unsigned ok_mask, const char *what, char *msg,
+		     size_t len)
+{
+	int status = 0;
+
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			close(errfd);
+			snprintf(msg, len, "%s: waitpid: %m", what);
+			return -errno;
+		}
+	if (WIFEXITED(status) && WEXITSTATUS(status) < 32 &&
+	    (ok_mask & (1u << WEXITSTATUS(status)))) {
+		close(errfd);
+		return 0;
+	}
+	{
+		char out[400];
+		ssize_t n = pread(errfd, out, sizeof(out) - 1, 0);
+
+		close(errfd);
+		out[n > 0 ? n : 0] = '\0';
+		out[strcspn(out, "\n")] = '\0';
+		if (out[0])
+			snprintf(msg, len, "%s: %s", what, out);
+		else if (WIFEXITED(status))
+			snprintf(msg, len, "%s exited with status %d", what, WEXITSTATUS(status));
+		else
+			snprintf(msg, len, "%s killed by signal %d", what, WTERMSIG(status));
+	}
+	return -EIO;
+}
+
+static int run_tool(char *const argv[], int in, int out, unsigned ok_mask, char *msg, size_t len)
+{
+	pid_t pid;
+	int errfd, r;
+
+	r = spawn_tool(argv, in, out, -1, &pid, &errfd);
+	if (r < 0) {
+		snprintf(msg, len, "cannot run %s: %s", argv[0], strerror(-r));
+		return r;
+	}
+	return wait_tool(pid, errfd, ok_mask, argv[0], msg, len);
+}
+
+/* "4.1.1" from `criu --version`; "" when there is no criu. */
+static void criu_version(char *buf, size_t len)
+{
+	char *const argv[] = {"criu", "--version", NULL};
+	char out[256] = "", msg[64];
+	int fd = memfd_create("ctd-criu-version", MFD_CLOEXEC);
+	ssize_t n;
+
+	buf[0] = '\0';
+	if (fd < 0)
+		return;
+	if (run_tool(argv, -1, fd, 1, msg, sizeof(msg)) == 0 &&
+	    (n = pread(fd, out, sizeof(out) - 1, 0)) > 0) {
+		char *v;
+
+		out[n] = '\0';
+		if ((v = strstr(out, "Version: "))) {
+			v += 9;
+			v[strcspn(v, "\n ")] = '\0';
+			snprintf(buf, len, "%s", v);
+		}
+	}
+	close(fd);
+}
+
+/* strverscmp-like order of dotted versions. */
+static int version_cmp(const char *a, const char *b)
+{
+	while (*a || *b) {
+		unsigned long x = strtoul(a, (char **)&a, 10), y = strtoul(b, (char **)&b, 10);
+
+		if (x != y)
+			return x < y ? -1 : 1;
+		if (*a == '.')
+			a++;
+		if (*b == '.')
+			b++;
+		if (!isdigit((unsigned char)*a) && !isdigit((unsigned char)*b))
+			break;
+	}
+	return 0;
+}
+
+/* The "flags" of the first CPU in /proc/cpuinfo, as a JSON array. */
+static json_t *cpu_flags_json(void)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/cpuinfo", "re");
+	json_t *a = json_array();
+	char *line = NULL;
+	size_t cap = 0;
+
+	while (f && getline(&line, &cap, f) > 0) {
+		char *p;
+
+		if (strncmp(line, "flags", 5) != 0 || !(p = strchr(line, ':')))
+			continue;
+		for (char *save, *t = strtok_r(p + 1, " \t\n", &save); t;
+		     t = strtok_r(NULL, " \t\n", &save))
+			json_array_append_new(a, json_string(t));
+		break;
+	}
+	free(line);
+	return a;
+}
+
+static json_t *features_json(void)
+{
+	ct_features f = {0};
+	ct_error err = {0};
+	char v[64];
+
+	ct_features_probe(&f, &err);
+	criu_version(v, sizeof(v));
+	return json_pack("{s:s, s:b, s:b, s:o}", "criu", v, "userfaultfd", f.userfaultfd,
+			 "soft_dirty", f.soft_dirty, "cpu_flags", cpu_flags_json());
+}
+
+/* ---- the template's content hash ---- */
+
+struct hent {
+	char name[NAME_MAX + 1];
+};
+
+static int hent_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct hent *)a)->name, ((const struct hent *)b)->name);
+}
+
+/* SHA-256 over the tree: per entry (in name order) its path, type, mode, owner, size, link
+ * target and contents. Two caches hash equal iff they hold the same files. */
+static int tree_hash(int dfd, const char *rel, gnutls_hash_hd_t h, int depth)
+{
+	struct hent *v = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	DIR *d;
+	int fd, r = 0;
+
+	if (depth > MIG_TREE_DEPTH)
+		return -ELOOP;
+	fd = dup(dfd);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (n == cap) {
+			struct hent *t = realloc(v, (cap = cap ? cap * 2 : 64) * sizeof(*v));
+
+			if (!t) {
+				r = -ENOMEM;
+				goto out;
+			}
+			v = t;
+		}
+		snprintf(v[n++].name, sizeof(v->name), "%s", de->d_name);
+	}
+	qsort(v, n, sizeof(*v), hent_cmp);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		char path[PATH_MAX], hdr[128];
+		struct stat st;
+
+		snprintf(path, sizeof(path), "%s/%s", rel, v[i].name);
+		if (fstatat(dfd, v[i].name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			r = -errno;
+			break;
+		}
+		gnutls_hash(h, path, strlen(path) + 1);
+		snprintf(hdr, sizeof(hdr), "%o %u %u %lld %llx", (unsigned)st.st_mode,
+			 (unsigned)st.st_uid, (unsigned)st.st_gid,
+			 S_ISREG(st.st_mode) ? (long long)st.st_size : 0LL,
+			 (unsigned long long)(S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)
+						      ? st.st_rdev
+						      : 0));
+		gnutls_hash(h, hdr, strlen(hdr) + 1);
+		if (S_ISLNK(st.st_mode)) {
+			char t[PATH_MAX];
+			ssize_t k = readlinkat(dfd, v[i].name, t, sizeof(t));
+
+			if (k > 0)
+				gnutls_hash(h, t, (size_t)k);
+		} else if (S_ISREG(st.st_mode)) {
+			int f = openat(dfd, v[i].name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+			char buf[65536];
+			ssize_t k;
+
+			if (f < 0) {
+				r = -errno;
+				break;
+			}
+			while ((k = read(f, buf, sizeof(buf))) > 0)
+				gnutls_hash(h, buf, (size_t)k);
+			close(f);
+		} else if (S_ISDIR(st.st_mode)) {
+			int sub = openat(dfd, v[i].name,
+					 O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+
+			if (sub < 0) {
+				r = -errno;
+				break;
+			}
+			r = tree_hash(sub, path, h, depth + 1);
+			close(sub);
+		}
+	}
+out:
+	closedir(d);
+	free(v);
+	return r;
+}
+
+/* The hash of the template cache dir of name (hex) into buf (65 bytes); -ENOENT when there is
+ * no such cache. Cached by the directory's inode and change time. */
+static int template_hash(const char *name, char buf[65])
+{
+	static struct {
+		char name[CT_NAME_MAX + 1];
+		dev_t dev;
+		ino_t ino;
+		struct timespec ctime;
+		char hex[65];
+	} cache[8];
+	static unsigned next;
+	char dir[PATH_MAX];
+	unsigned char d[32];
+	gnutls_hash_hd_t h;
+	struct stat st;
+	int fd, r;
+
+	if (template_dir(name, dir, sizeof(dir)) < 0)
+		return -ENAMETOOLONG;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(cache); i++)
+		if (!strcmp(cache[i].name, name) && cache[i].dev == st.st_dev &&
+		    cache[i].ino == st.st_ino && cache[i].ctime.tv_sec == st.st_ctim.tv_sec &&
+		    cache[i].ctime.tv_nsec == st.st_ctim.tv_nsec) {
+			close(fd);
+			memcpy(buf, cache[i].hex, 65);
+			return 0;
+		}
+	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0) {
+		close(fd);
+		return -ENOMEM;
+	}
+	r = tree_hash(fd, ".", h, 0);
+	close(fd);
+	gnutls_hash_deinit(h, d);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < 32; i++)
+		snprintf(buf + 2 * i, 3, "%02x", d[i]);
+	{
+		unsigned i = next++ % ARRAY_SIZE(cache);
+
+		snprintf(cache[i].name, sizeof(cache[i].name), "%s", name);
+		cache[i].dev = st.st_dev;
+		cache[i].ino = st.st_ino;
+		cache[i].ctime = st.st_ctim;
+		memcpy(cache[i].hex, buf, 65);
+	}
+	return 0;
+}
+
+/* ================================================================================== */
+/* ---- destination side: /v1/migrations ---- */
+
+struct mig_in {
+	char id[37];
+	char name[CT_NAME_MAX + 1];
+	char peer[65]; /* fingerprint of the source */
+	char dir[PATH_MAX];
+	char template_name[CT_NAME_MAX + 1];
+	bool restored;
+	uint64_t touched_ms;
+	struct mig_in *next;
+};
+
+static struct mig_in *ins;
+
+static uint64_t mono_ms(void)
+{
+	return mono_us() / 1000;
+}
+
+static void uuid(char buf[37])
+{
+	uint8_t b[16] = {0};
+
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
+		uint64_t t = mono_us();
+
+		memcpy(b, &t, sizeof(t));
+	}
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	snprintf(buf, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+		 b[13], b[14], b[15]);
+}
+
+static void in_free(struct mig_in *m, bool remove_dir)
+{
+	for (struct mig_in **p = &ins; *p; p = &(*p)->next)
+		if (*p == m) {
+			*p = m->next;
+			break;
+		}
+	if (remove_dir && m->dir[0] && fs_rm_rf(m->dir) < 0)
+		log_warn("migration %s: cannot remove %s", m->id, m->dir);
+	free(m);
+}
+
+/* Drops incoming migrations that went idle (a source that vanished) and directories under
+ * migrations/ that no migration in memory owns (a ctd that died). */
+static void in_gc(void)
+{
+	char dir[PATH_MAX];
+	uint64_t now = mono_ms();
+	struct dirent *de;
+	DIR *d;
+
+	for (struct mig_in *m = ins, *next; m; m = next) {
+		next = m->next;
+		if (!m->restored && now - m->touched_ms > (uint64_t)MIG_IN_IDLE_S * 1000) {
+			log_warn("migration %s of %s: the source went silent; dropped", m->id,
+				 m->name);
+			in_free(m, true);
+		}
+	}
+	if (mig_dir(NULL, dir, sizeof(dir)) < 0 || !(d = opendir(dir)))
+		return;
+	while ((de = readdir(d))) {
+		char p[PATH_MAX];
+		bool known = false;
+
+		if (de->d_name[0] == '.' || !strncmp(de->d_name, "out-", 4))
+			continue;
+		for (struct mig_in *m = ins; m; m = m->next)
+			known |= !strcmp(m->id, de->d_name);
+		if (!known && snprintf(p, sizeof(p), "%s/%s", dir, de->d_name) < (int)sizeof(p))
+			fs_rm_rf(p);
+	}
+	closedir(d);
+}
+
+static struct mig_in *in_find(struct request *r, const char *id)
+{
+	const struct remote_peer *peer = request_remote(r);
+
+	for (struct mig_in *m = ins; m; m = m->next)
+		if (!strcmp(m->id, id)) {
+			if (peer && strcmp(peer->fingerprint, m->peer) != 0)
+				break;
+			m->touched_ms = mono_ms();
+			return m;
+		}
+	reply_error(r, 404, "not_found", "no incoming migration %.64s", id);
+	return NULL;
+}
+
+static json_t *parse_obj(struct request *r, const char *body, size_t len)
+{
+	json_error_t jerr;
+	json_t *j;
+
+	if (len == 0)
+		return json_object();
+	j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!j || !json_is_object(j)) {
+		json_decref(j);
+		reply_error(r, 400, "bad_request", "body must be a JSON object");
+		return NULL;
+	}
+	return j;
+}
+
+static bool strv_has(json_t *arr, const char *s)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach (arr, i, v)
+		if (json_is_string(v) && !strcmp(json_string_value(v), s))
+			return true;
+	return false;
+}
+
+static bool addr_eq(const ct_net_addr *a, const ct_net_addr *b)
+{
+	return a->family == b->family &&
+	       !memcmp(a->addr, b->addr, a->family == AF_INET ? 4 : 16);
+}
+
+/* Everything the destination must have for this container, or 4xx/5xx in e. */
+static int in_check(json_t *req, struct ctr *probe, bool *need_template, struct apierr *e)
+{
+	json_t *feat = json_object_get(req, "features"), *tpl = json_object_get(req, "template");
+	const char *strategy = json_string_value(json_object_get(req, "strategy")) ?: "auto";
+	const char *tname = json_string_value(json_object_get(tpl, "name"));
+	const char *thash = json_string_value(json_object_get(tpl, "hash"));
+	const char *src_criu = json_string_value(json_object_get(feat, "criu"));
+	json_int_t need_bytes = json_integer_value(json_object_get(req, "disk_bytes")) +
+				json_integer_value(json_object_get(req, "memory_bytes"));
+	_cleanup_json_ json_t *mine = features_json();
+	char path[PATH_MAX], hash[65];
+	struct statvfs sv;
+	size_t i;
+	json_t *v;
+
+	/* CRIU: images are read by the same or a later CRIU. */
+	{
+		const char *dst = json_string_value(json_object_get(mine, "criu"));
+
+		if (!dst || !dst[0])
+			return apierr_set(e, 422, "incompatible", "CRIU is not installed here");
+		if (!src_criu || !src_criu[0] || version_cmp(dst, src_criu) < 0)
+			return apierr_set(e, 422, "incompatible",
+					  "CRIU here is %s, older than the source's %s", dst,
+					  src_criu ?: "?");
+	}
+	if (!strcmp(strategy, "post-copy") || !strcmp(strategy, "pre-copy+post-copy")) {
+		if (!json_is_true(json_object_get(mine, "userfaultfd")))
+			return apierr_set(e, 422, "incompatible",
+					  "post-copy needs userfaultfd, which this kernel does not "
+					  "offer");
+	}
+	/* Processes resume with the instructions they chose at their start. */
+	json_array_foreach (json_object_get(feat, "cpu_flags"), i, v)
+		if (json_is_string(v) &&
+		    !strv_has(json_object_get(mine, "cpu_flags"), json_string_value(v)))
+			return apierr_set(e, 422, "incompatible",
+					  "this CPU lacks the source's CPU feature '%s'",
+					  json_string_value(v));
+	/* Name, addresses, ids. */
+	if (ctr_find(probe->name))
+		return apierr_set(e, 409, "conflict", "a container named '%s' exists here",
+				  probe->name);
+	for (struct mig_in *m = ins; m; m = m->next)
+		if (!strcmp(m->name, probe->name))
+			return apierr_set(e, 409, "conflict",
+					  "container '%s' is already migrating here (%s)",
+					  probe->name, m->id);
+	if (ctr_path(probe, NULL, path, sizeof(path)) == 0 && path_exists(path))
+		return apierr_set(e, 409, "conflict", "%s exists here", path);
+	for (struct ctr *o = ctrs; o; o = o->next) {
+		for (size_t a = 0; a < probe->net.n_addrs; a++)
+			for (size_t b = 0; b < o->net.n_addrs; b++)
+				if (addr_eq(&probe->net.addrs[a], &o->net.addrs[b])) {
+					char s[64];
+
+					return apierr_set(
+						e, 409, "conflict",
+						"address %s is used here by container '%s'",
+						ct_net_addr_format(&probe->net.addrs[a], s,
+								   sizeof(s)),
+						o->name);
+				}
+		if (!probe->privileged && !o->privileged && probe->ids.count &&
+		    probe->ids.start < o->ids.start + o->ids.count &&
+		    o->ids.start < probe->ids.start + probe->ids.count)
+			return apierr_set(e, 409, "conflict",
+					  "host ids %u..%u are used here by container '%s' (ids "
+					  "are kept, not remapped)",
+					  probe->ids.start, probe->ids.start + probe->ids.count - 1,
+					  o->name);
+	}
+	if (probe->net.mode == CT_NET_ROUTED && !cfg.net.uplink[0])
+		log_warn("migration of %s: routed mode without an uplink here: its addresses "
+			 "cannot be announced", probe->name);
+	/* The template: the same content, or sent. */
+	if (!tname || ct_name_validate(tname, &(ct_error){0}) < 0)
+		return apierr_set(e, 400, "invalid_argument", "template.name is missing or bad");
+	*need_template = false;
+	if (template_hash(tname, hash) == -ENOENT) {
+		struct apierr e2;
+
+		/* An archive in the template path may be the same template. */
+		if (template_ensure(tname, &e2) < 0 || template_hash(tname, hash) < 0)
+			*need_template = true;
+	}
+	if (!*need_template && (!thash || strcmp(hash, thash) != 0))
+		return apierr_set(e, 409, "conflict",
+				  "template '%s' here differs from the source's (content hash %.12s "
+				  "vs %.12s)",
+				  tname, hash, thash ?: "?");
+	/* Disk: the upper dir, the images (and the template). */
+	if (statvfs(cfg.state_dir, &sv) == 0) {
+		uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+		uint64_t need = (uint64_t)(need_bytes > 0 ? need_bytes : 0) +
+				(*need_template ? (uint64_t)json_integer_value(json_object_get(
+							  tpl, "bytes"))
+						: 0);
+
+		if (need + need / 8 + (64u << 20) > avail)
+			return apierr_set(e, 507, "insufficient_storage",
+					  "%" PRIu64 " bytes needed, %" PRIu64 " free in %s", need,
+					  avail, cfg.state_dir);
+	}
+	return 0;
+}
+
+static void h_prepare(struct request *r, const char *body, size_t len)
+{
+	const struct remote_peer *peer = request_remote(r);
+	_cleanup_json_ json_t *req = parse_obj(r, body, len);
+	json_t *config;
+	const char *name;
+	struct ctr *probe = NULL;
+	struct mig_in *m;
+	struct apierr e = {0};
+	char dir[PATH_MAX], sub[PATH_MAX];
+	bool need_template = false;
+	size_t n = 0;
+
+	if (!req)
+		return;
+	if (!peer) {
+		reply_error(r, 403, "forbidden",
+			    "migrations come from other hosts over the remote API (TLS)");
+		return;
+	}
+	in_gc();
+	for (m = ins; m; m = m->next)
+		n++;
+	if (n >= MIG_IN_MAX) {
+		reply_error(r, 503, "busy", "%zu incoming migrations at once already", n);
+		return;
+	}
+	config = json_object_get(req, "config");
+	name = json_string_value(json_object_get(config, "name"));
+	if (!json_is_object(config) || !name || ct_name_validate(name, &(ct_error){0}) < 0) {
+		reply_error(r, 400, "invalid_argument", "config.name is missing or bad");
+		return;
+	}
+	/* A source that retries after a failure it could not report (a cut link) replaces its
+	 * own earlier attempt: it runs one migration per container at a time. */
+	for (struct mig_in *o = ins, *next; o; o = next) {
+		next = o->next;
+		if (!strcmp(o->name, name) && !strcmp(o->peer, peer->fingerprint) && !o->restored) {
+			log_info("migration %s of %s: superseded by a new attempt", o->id, name);
+			in_free(o, true);
+		}
+	}
+	probe = ctr_new(name);
+	if (!probe) {
+		reply_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	if (ctr_net_from_json(probe, config, true, &e) < 0 ||
+	    ctr_userns_from_json(probe, config, true, &e) < 0 ||
+	    in_check(req, probe, &need_template, &e) < 0) {
+		ctr_free(probe);
+		log_info("migration of %s from %s refused: %s", name, peer->name, e.message);
+		reply_apierr(r, &e);
+		return;
+	}
+	ctr_free(probe);
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		reply_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	uuid(m->id);
+	snprintf(m->name, sizeof(m->name), "%s", name);
+	snprintf(m->peer, sizeof(m->peer), "%s", peer->fingerprint);
+	snprintf(m->template_name, sizeof(m->template_name), "%s",
+		 json_string_value(json_object_get(json_object_get(req, "template"), "name")));
+	m->touched_ms = mono_ms();
+	if (mig_dir(NULL, dir, sizeof(dir)) < 0 || mig_dir(m->id, m->dir, sizeof(m->dir)) < 0 ||
+	    snprintf(sub, sizeof(sub), "%s/upper", m->dir) >= (int)sizeof(sub) ||
+	    (mkdir(dir, 0700) < 0 && errno != EEXIST) || mkdir(m->dir, 0700) < 0 ||
+	    mkdir(sub, 0755) < 0) {
+		reply_error(r, 500, "internal", "cannot make %s: %m", m->dir);
+		m->dir[0] = '\0';
+		free(m);
+		return;
+	}
+	{
+		_cleanup_free_ char *s = json_dumps(config, JSON_COMPACT);
+		_cleanup_close_ int fd = open(m->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (!s || fd < 0 || fs_write_atomic(fd, "config.json", s, strlen(s), 0600) < 0) {
+			reply_error(r, 500, "internal", "cannot store the configuration");
+			fs_rm_rf(m->dir);
+			free(m);
+			return;
+		}
+	}
+	m->next = ins;
+	ins = m;
+	log_info("migration %s: %s from %s (%.12s) prepared%s", m->id, name, peer->name,
+		 peer->fingerprint, need_template ? ", the template comes too" : "");
+	reply_json(r, 201,
+		   json_pack("{s:s, s:s, s:b, s:o}", "id", m->id, "name", m->name,
+			     "need_template", need_template, "features", features_json()));
+}
+
+static const char *const blobs[] = {"template", "upper", "images", NULL};
+
+static bool blob_ok(const char *b)
+{
+	for (size_t i = 0; blobs[i]; i++)
+		if (!strcmp(blobs[i], b))
+			return true;
+	return false;
+}
+
+static void h_put(struct request *r, struct mig_in *m, const char *blob, const char *body,
+		  size_t len)
+{
+	const char *o = request_arg(r, "offset");
+	char path[PATH_MAX], *end;
+	_cleanup_close_ int fd = -EBADF;
+	unsigned long long off;
+	struct stat st;
+
+	if (!blob_ok(blob)) {
+		reply_error(r, 404, "not_found", "no blob '%.64s' (template, upper, images)", blob);
+		return;
+	}
+	errno = 0;
+	off = o ? strtoull(o, &end, 10) : 0;
+	if (o && (errno || *end || !*o)) {
+		reply_error(r, 400, "invalid_argument", "offset must be a number");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/%s.blob", m->dir, blob);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (off == 0 ? O_TRUNC : 0),
+		  0600);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		reply_error(r, 500, "internal", "%s: %m", path);
+		return;
+	}
+	/* A retried chunk is fine; a gap is not. */
+	if (off > (unsigned long long)st.st_size) {
+		reply_error(r, 409, "conflict", "blob %s has %lld bytes, not %llu", blob,
+			    (long long)st.st_size, off);
+		return;
+	}
+	for (size_t done = 0; done < len;) {
+		ssize_t k = pwrite(fd, body + done, len - done, (off_t)(off + done));
+
+		if (k < 0) {
+			reply_error(r, errno == ENOSPC ? 507 : 500,
+				    errno == ENOSPC ? "insufficient_storage" : "internal",
+				    "writing %s: %m", path);
+			return;
+		}
+		done += (size_t)k;
+	}
+	if (ftruncate(fd, (off_t)(off + len)) < 0) {
+		reply_error(r, 500, "internal", "%s: %m", path);
+		return;
+	}
+	reply_json(r, 200, json_pack("{s:I}", "size", (json_int_t)(off + len)));
+}
+
+/* Removes rel (relative, no "..") under dir without following any symlink on the way. */
+static int remove_beneath(const char *dir, const char *rel)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	if (!rel[0] || rel[0] == '/' || strstr(rel, "/../") || !strncmp(rel, "../", 3) ||
+	    !strcmp(rel, "..") || (strlen(rel) >= 3 && !strcmp(rel + strlen(rel) - 3, "/..")))
+		return -EINVAL;
+	/* Every parent must be a real directory (not a symlink out of the tree). */
+	snprintf(p, sizeof(p), "%s/", dir);
+	for (const char *s = rel; (s = strchr(s, '/')); s++) {
+		snprintf(p, sizeof(p), "%s/%.*s", dir, (int)(s - rel), rel);
+		if (lstat(p, &st) < 0)
+			return errno == ENOENT ? 0 : -errno;
+		if (!S_ISDIR(st.st_mode))
+			return 0;
+	}
+	if (snprintf(p, sizeof(p), "%s/%s", dir, rel) >= (int)sizeof(p))
+		return -ENAMETOOLONG;
+	if (lstat(p, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (S_ISDIR(st.st_mode))
+		return fs_rm_rf(p);
+	return unlink(p) < 0 && errno != ENOENT ? -errno : 0;
+}
+
+static int untar(const char *tarfile, const char *dir, char *msg, size_t len)
+{
+	char f[PATH_MAX + 8], c[PATH_MAX + 8];
+	char *const argv[] = {"tar", "--extract", f, c, "--xattrs", "--xattrs-include=*",
+			      "--numeric-owner", "--same-owner", "--same-permissions",
+			      "--no-overwrite-dir", NULL};
+
+	snprintf(f, sizeof(f), "--file=%s", tarfile);
+	snprintf(c, sizeof(c), "--directory=%s", dir);
+	return run_tool(argv, -1, -1, 1, msg, len);
+}
+
+static void h_template(struct request *r, struct mig_in *m)
+{
+	char blob[PATH_MAX], hash[65];
+	struct apierr e;
+
+	snprintf(blob, sizeof(blob), "%s/template.blob", m->dir);
+	if (template_hash(m->template_name, hash) == 0) {
+		reply_json(r, 200, json_pack("{s:s, s:s}", "template", m->template_name, "hash",
+					     hash));
+		return;
+	}
+	if (template_import(m->template_name, blob, &e) < 0) {
+		reply_apierr(r, &e);
+		return;
+	}
+	unlink(blob);
+	template_hash(m->template_name, hash);
+	log_info("migration %s: template %s received", m->id, m->template_name);
+	reply_json(r, 200, json_pack("{s:s, s:s}", "template", m->template_name, "hash", hash));
+}
+
+static void h_upper(struct request *r, struct mig_in *m, const char *body, size_t len)
+{
+	_cleanup_json_ json_t *req = parse_obj(r, body, len);
+	char upper[PATH_MAX], blob[PATH_MAX], msg[512];
+	json_t *del, *v;
+	size_t i, n = 0;
+	uint64_t t0 = mono_us();
+	int ret;
+
+	if (!req)
+		return;
+	if (m->restored) {
+		reply_error(r, 409, "conflict", "migration %s is restored already", m->id);
+		return;
+	}
+	snprintf(upper, sizeof(upper), "%s/upper", m->dir);
+	snprintf(blob, sizeof(blob), "%s/upper.blob", m->dir);
+	del = json_object_get(req, "deleted");
+	json_array_foreach (del, i, v) {
+		if (!json_is_string(v) ||
+		    (ret = remove_beneath(upper, json_string_value(v))) < 0) {
+			reply_error(r, 400, "invalid_argument", "cannot remove '%.200s'",
+				    json_string_value(v) ?: "?");
+			return;
+		}
+		n++;
+	}
+	if (json_is_true(json_object_get(req, "tar"))) {
+		if (untar(blob, upper, msg, sizeof(msg)) < 0) {
+			reply_error(r, 500, "internal", "upper dir round: %s", msg);
+			return;
+		}
+		unlink(blob);
+	}
+	reply_json(r, 200,
+		   json_pack("{s:I, s:f}", "deleted", (json_int_t)n, "apply_ms",
+			     ms(mono_us() - t0)));
+}
+
+/* Gratuitous ARP for addr on ifname (routed mode: this host now answers for it). */
+static void announce_ipv4(const char *ifname, const uint8_t ip[4])
+{
+	struct {
+		struct ether_header eh;
+		struct ether_arp arp;
+	} __attribute__((packed)) pkt;
+	struct sockaddr_ll sll = {0};
+	struct ifreq ifr = {0};
+	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ARP));
+
+	if (fd < 0)
+		return;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0 || ioctl(fd, SIOCGIFINDEX, &ifr) < 0) {
+		close(fd);
+		return;
+	}
+	sll.sll_ifindex = ifr.ifr_ifindex;
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0) {
+		close(fd);
+		return;
+	}
+	memset(&pkt, 0, sizeof(pkt));
+	memset(pkt.eh.ether_dhost, 0xff, ETH_ALEN);
+	memcpy(pkt.eh.ether_shost, ifr.ifr_hwaddr.sa_data, ETH_ALEN);
+	pkt.eh.ether_type = htons(ETHERTYPE_ARP);
+	pkt.arp.arp_hrd = htons(ARPHRD_ETHER);
+	pkt.arp.arp_pro = htons(ETHERTYPE_IP);
+	pkt.arp.arp_hln = ETH_ALEN;
+	pkt.arp.arp_pln = 4;
+	pkt.arp.arp_op = htons(ARPOP_REQUEST);
+	memcpy(pkt.arp.arp_sha, ifr.ifr_hwaddr.sa_data, ETH_ALEN);
+	memcpy(pkt.arp.arp_spa, ip, 4);
+	memcpy(pkt.arp.arp_tpa, ip, 4);
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = htons(ETH_P_ARP);
+	sll.sll_halen = ETH_ALEN;
+	memset(sll.sll_addr, 0xff, ETH_ALEN);
+	/* Twice: one may be lost while switches learn. */
+	for (int i = 0; i < 2; i++)
+		if (sendto(fd, &pkt, sizeof(pkt), 0, (struct sockaddr *)&sll, sizeof(sll)) < 0)
+			log_debug("gratuitous ARP on %s: %m", ifname);
+	close(fd);
+}
+
+static unsigned announce(const struct ctr *c)
+{
+	unsigned n = 0;
+
+	if (c->net.mode != CT_NET_ROUTED || !cfg.net.uplink[0])
+		return 0;
+	for (size_t i = 0; i < c->net.n_addrs; i++)
+		if (c->net.addrs[i].family == AF_INET) {
+			announce_ipv4(cfg.net.uplink, c->net.addrs[i].addr);
+			n++;
+		}
+	/* IPv6 addresses: the host's proxy NDP entry answers solicitations; an unsolicited
+	 * NA is not sent yet. */
+	return n;
+}
+
+static void h_restore(struct request *r, struct mig_in *m, const char *body, size_t len)
+{
+	_cleanup_json_ json_t *req = parse_obj(r, body, len);
+	char images[PATH_MAX], blob[PATH_MAX], upper[PATH_MAX], cdir[PATH_MAX], cupper[PATH_MAX],
+		msg[512];
+	ct_restore_opts opts = {0};
+	struct apierr e;
+	struct ctr *c, *probe;
+	json_t *lazy, *j;
+	uint64_t t0 = mono_us();
+	unsigned announced;
+
+	if (!req)
+		return;
+	if (m->restored) {
+		reply_error(r, 409, "conflict", "migration %s is restored already", m->id);
+		return;
+	}
+	if (ctr_find(m->name)) {
+		reply_error(r, 409, "conflict", "a container named '%s' exists here", m->name);
+		return;
+	}
+	snprintf(images, sizeof(images), "%s/images", m->dir);
+	snprintf(blob, sizeof(blob), "%s/images.blob", m->dir);
+	snprintf(upper, sizeof(upper), "%s/upper", m->dir);
+	fs_rm_rf(images);
+	if (mkdir(images, 0700) < 0 || untar(blob, images, msg, sizeof(msg)) < 0) {
+		reply_error(r, 500, "internal", "images: %s", msg);
+		return;
+	}
+	unlink(blob);
+	probe = ctr_new(m->name);
+	if (!probe || ctr_path(probe, NULL, cdir, sizeof(cdir)) < 0 ||
+	    ctr_path(probe, "upper", cupper, sizeof(cupper)) < 0) {
+		ctr_free(probe);
+		reply_error(r, 500, "internal", "path too long");
+		return;
+	}
+	ctr_free(probe);
+	/* The container's directory as a create makes it, with the source's config.json. */
+	{
+		char cfgp[PATH_MAX], buf[PATH_MAX];
+		_cleanup_free_ char *s = NULL;
+		_cleanup_close_ int fd = -EBADF;
+		json_error_t jerr;
+		json_t *cj;
+
+		snprintf(cfgp, sizeof(cfgp), "%s/config.json", m->dir);
+		cj = json_load_file(cfgp, 0, &jerr);
+		s = cj ? json_dumps(cj, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+		json_decref(cj);
+		snprintf(buf, sizeof(buf), "%s/containers", cfg.state_dir);
+		if (!s || (mkdir(buf, 0700) < 0 && errno != EEXIST) || mkdir(cdir, 0700) < 0 ||
+		    (fd = open(cdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+		    rename(upper, cupper) < 0 ||
+		    fs_write_atomic(fd, "config.json", s, strlen(s), 0600) < 0) {
+			reply_error(r, 500, "internal", "cannot set up %s: %m", cdir);
+			if (path_exists(cupper))
+				rename(cupper, upper);
+			fs_rm_rf(cdir);
+			return;
+		}
+	}
+	c = ctr_load(m->name);
+	if (!c) {
+		reply_error(r, 500, "internal", "cannot load the configuration of '%s'", m->name);
+		goto undo;
+	}
+	ctr_link(c);
+	opts.dir = images;
+	lazy = json_object_get(req, "lazy");
+	if (json_is_object(lazy)) {
+		opts.flags = CT_RESTORE_LAZY_PAGES;
+		opts.lazy_addr = json_string_value(json_object_get(lazy, "address"));
+		opts.lazy_port = (int)json_integer_value(json_object_get(lazy, "port"));
+	}
+	e.status = 0;
+	if (template_ensure(c->template_name, &e) < 0 || ctr_launch(c, &opts, &e) < 0) {
+		log_warn("migration %s: restore of %s failed: %s", m->id, m->name, e.message);
+		ctr_unlink(c);
+		ctr_free(c);
+		reply_apierr(r, &e);
+		goto undo;
+	}
+	m->restored = true;
+	announced = announce(c);
+	log_info("migration %s: %s runs here (restored in %.1f ms, %u address(es) announced)",
+		 m->id, m->name, ms(mono_us() - t0), announced);
+	events_emit("container-migrated-in", c->name,
+		    json_pack("{s:s, s:f}", "migration", m->id, "restore_ms", ms(mono_us() - t0)));
+	j = ctr_to_json(c);
+	json_object_set_new(j, "restore_ms", json_real(ms(mono_us() - t0)));
+	reply_json(r, 200, j);
+	return;
+undo:
+	/* The source still has everything: only this host's traces go. */
+	if (path_exists(cupper))
+		rename(cupper, upper);
+	fs_rm_rf(cdir);
+}
+
+void migrations_api(struct request *r, enum http_method m, const char *id, const char *sub,
+		    const char *body, size_t len)
+{
+	struct mig_in *mi;
+
+	if (!id) {
+		if (m == M_POST) {
+			h_prepare(r, body, len);
+		} else if (m == M_GET) {
+			json_t *a = json_array();
+
+			for (mi = ins; mi; mi = mi->next)
+				json_array_append_new(a, json_pack("{s:s, s:s, s:b}", "id", mi->id,
+								   "name", mi->name, "restored",
+								   mi->restored));
+			reply_json(r, 200, json_pack("{s:o}", "migrations", a));
+		} else {
+			reply_method_not_allowed(r, "GET, POST");
+		}
+		return;
+	}
+	if (!(mi = in_find(r, id)))
+		return;
+	if (!sub) {
+		if (m == M_GET) {
+			reply_json(r, 200, json_pack("{s:s, s:s, s:b}", "id", mi->id, "name",
+						     mi->name, "restored", mi->restored));
+		} else if (m == M_DELETE) {
+			/* Abort: nothing of it stays here, unless it runs here already. */
+			if (mi->restored) {
+				reply_error(r, 409, "conflict",
+					    "%s runs here already; delete the container instead",
+					    mi->name);
+				return;
+			}
+			log_info("migration %s: %s aborted by the source", mi->id, mi->name);
+			in_free(mi, true);
+			reply_json(r, 200, json_object());
+		} else {
+			reply_method_not_allowed(r, "GET, DELETE");
+		}
+		return;
+	}
+	if (m == M_PUT) {
+		h_put(r, mi, sub, body, len);
+		return;
+	}
+	if (m != M_POST) {
+		reply_method_not_allowed(r, "PUT, POST");
+		return;
+	}
+	if (!strcmp(sub, "template"))
+		h_template(r, mi);
+	else if (!strcmp(sub, "upper"))
+		h_upper(r, mi, body, len);
+	else if (!strcmp(sub, "restore"))
+		h_restore(r, mi, body, len);
+	else if (!strcmp(sub, "done")) {
+		if (!mi->restored) {
+			reply_error(r, 409, "conflict", "migration %s is not restored", mi->id);
+			return;
+		}
+		log_info("migration %s: %s done", mi->id, mi->name);
+		in_free(mi, true);
+		reply_json(r, 200, json_object());
+	} else
+		reply_error(r, 404, "not_found", "no migration step '%.64s'", sub);
+}
+
+/* ================================================================================== */
+/* ---- source side: the worker ---- */
+
+struct fent {
+	char *path;
+	uint64_t ino, size;
+	int64_t ctime_s, ctime_ns, mtime_s, mtime_ns;
+	mode_t mode;
+};
+
+struct manifest {
+	struct fent *v;
+	size_t n, cap;
+	uint64_t bytes;
+};
+
+static void manifest_free(struct manifest *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		free(m->v[i].path);
+	free(m->v);
+	memset(m, 0, sizeof(*m));
+}
+
+static int manifest_walk(struct manifest *m, int dfd, const char *rel, int depth)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd, r = 0;
+
+	if (depth > MIG_TREE_DEPTH)
+		return -ELOOP;
+	fd = dup(dfd);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	while (r == 0 && (de = readdir(d))) {
+		struct stat st;
+		struct fent *f;
+		char *p;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT) /* gone meanwhile: the next round sees it */
+				continue;
+			r = -errno;
+			break;
+		}
+		if (asprintf(&p, "%s%s%s", rel, rel[0] ? "/" : "", de->d_name) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		if (m->n == m->cap) {
+			struct fent *t = realloc(m->v, (m->cap = m->cap ? m->cap * 2 : 256) *
+							       sizeof(*t));
+
+			if (!t) {
+				free(p);
+				r = -ENOMEM;
+				break;
+			}
+			m->v = t;
+		}
+		f = &m->v[m->n++];
+		*f = (struct fent){.path = p,
+				   .ino = st.st_ino,
+				   .size = (uint64_t)st.st_size,
+				   .ctime_s = st.st_ctim.tv_sec,
+				   .ctime_ns = st.st_ctim.tv_nsec,
+				   .mtime_s = st.st_mtim.tv_sec,
+				   .mtime_ns = st.st_mtim.tv_nsec,
+				   .mode = st.st_mode};
+		if (S_ISREG(st.st_mode))
+			m->bytes += (uint64_t)st.st_blocks * 512;
+		if (S_ISDIR(st.st_mode)) {
+			int sub = openat(dfd, de->d_name,
+					 O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+
+			if (sub < 0) {
+				if (errno == ENOENT)
+					continue;
+				r = -errno;
+				break;
+			}
+			r = manifest_walk(m, sub, p, depth + 1);
+			close(sub);
+		}
+	}
+	closedir(d);
+	return r;
+}
+
+static int fent_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct fent *)a)->path, ((const struct fent *)b)->path);
+}
+
+static int manifest_read(const char *dir, struct manifest *m)
+{
+	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	int r;
+
+	memset(m, 0, sizeof(*m));
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	r = manifest_walk(m, fd, "", 0);
+	if (r < 0) {
+		manifest_free(m);
+		return r;
+	}
+	qsort(m->v, m->n, sizeof(*m->v), fent_cmp);
+	return 0;
+}
+
+static bool fent_same(const struct fent *a, const struct fent *b)
+{
+	return a->ino == b->ino && a->size == b->size && a->ctime_s == b->ctime_s &&
+	       a->ctime_ns == b->ctime_ns && a->mtime_s == b->mtime_s &&
+	       a->mtime_ns == b->mtime_ns && a->mode == b->mode;
+}
+
+struct worker {
+	CURL *h;
+	char base[512];
+	char pin[TLS_PIN_LEN];
+	char cert[PATH_MAX], key[PATH_MAX];
+	char id[64];
+	char out_dir[PATH_MAX];
+	int pipe;
+	char curl_err[CURL_ERROR_SIZE];
+	char *resp;
+	size_t resp_len;
+	long status;
+	struct apierr e;
+	/* figures */
+	uint64_t bytes_template, bytes_disk, bytes_mem;
+	unsigned rounds;
+	bool dest_prepared, dumped, restore_sent;
+	struct curl_slist *hdr_json, *hdr_bin;
+};
+
+/* One line to the loop. */
+static void w_say(struct worker *w, json_t *j)
+{
+	char *s = json_dumps(j, JSON_COMPACT);
+
+	json_decref(j);
+	if (!s)
+		return;
+	size_t n = strlen(s);
+	char *t = realloc(s, n + 2);
+
+	if (!t) {
+		free(s);
+		return;
+	}
+	t[n] = '\n';
+	for (size_t done = 0; done < n + 1;) {
+		ssize_t k = write(w->pipe, t + done, n + 1 - done);
+
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		done += (size_t)k;
+	}
+	free(t);
+}
+
+static void w_progress(struct worker *w, const char *phase, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void w_progress(struct worker *w, const char *phase, const char *fmt, ...)
+{
+	char msg[128];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	w_say(w, json_pack("{s:s, s:s, s:s, s:I, s:I}", "type", "progress", "phase", phase,
+			   "progress", msg, "disk_bytes",
+			   (json_int_t)(w->bytes_disk + w->bytes_template), "memory_bytes",
+			   (json_int_t)w->bytes_mem));
+}
+
+static size_t w_write_cb(char *ptr, size_t size, size_t nmemb, void *data)
+{
+	struct worker *w = data;
+	size_t n = size * nmemb;
+	char *t;
+
+	if (w->resp_len + n > (4u << 20))
+		return 0;
+	t = realloc(w->resp, w->resp_len + n + 1);
+	if (!t)
+		return 0;
+	memcpy(t + w->resp_len, ptr, n);
+	w->resp = t;
+	w->resp_len += n;
+	w->resp[w->resp_len] = '\0';
+	return n;
+}
+
+/* method path (relative to /v1/migrations) with body; 0 and *ret (may be NULL) on a 2xx,
+ * else < 0 with w->e filled: the destination's own error, or 502 for the transport. */
+static int w_req(struct worker *w, const char *method, const char *path, const void *body,
+		 size_t len, bool binary, long timeout_s, json_t **ret)
+{
+	char url[1024];
+	CURLcode rc;
+
+	if (ret)
+		*ret = NULL;
+	snprintf(url, sizeof(url), "%s/v1/migrations%s", w->base, path);
+	free(w->resp);
+	w->resp = NULL;
+	w->resp_len = 0;
+	curl_easy_setopt(w->h, CURLOPT_URL, url);
+	curl_easy_setopt(w->h, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(w->h, CURLOPT_HTTPHEADER, binary ? w->hdr_bin : w->hdr_json);
+	curl_easy_setopt(w->h, CURLOPT_TIMEOUT, timeout_s);
+	if (body || strcmp(method, "GET") != 0) {
+		curl_easy_setopt(w->h, CURLOPT_POSTFIELDS, body ? body : "");
+		curl_easy_setopt(w->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? len : 0));
+	} else {
+		curl_easy_setopt(w->h, CURLOPT_HTTPGET, 1L);
+	}
+	w->curl_err[0] = '\0';
+	rc = curl_easy_perform(w->h);
+	if (rc != CURLE_OK) {
+		w->status = 0;
+		return apierr_set(&w->e, 502, "destination_unreachable",
+				  "destination %s: %s", w->base,
+				  w->curl_err[0] ? w->curl_err : curl_easy_strerror(rc));
+	}
+	curl_easy_getinfo(w->h, CURLINFO_RESPONSE_CODE, &w->status);
+	{
+		json_t *j = w->resp_len ? json_loadb(w->resp, w->resp_len, 0, NULL) : NULL;
+
+		if (w->status / 100 != 2) {
+			const char *en = json_string_value(json_object_get(j, "error"));
+			const char *msg = json_string_value(json_object_get(j, "message"));
+			unsigned st = w->status == 404 || w->status == 403 ? 502
+								       : (unsigned)w->status;
+
+			/* The destination's refusals keep their status, except those that would
+			 * read as ours (403: it does not trust us, 404: no such route there). */
+			apierr_set(&w->e, st, w->status == 403 ? "forbidden" : en ?: "internal",
+				   "destination: %s%s", msg ?: "error",
+				   w->status == 403 ? " (trust this host's certificate there: "
+						      "ctctl remote trust)"
+						    : "");
+			json_decref(j);
+			return -EIO;
+		}
+		if (ret)
+			*ret = j;
+		else
+			json_decref(j);
+	}
+	return 0;
+}
+
+static int w_json(struct worker *w, const char *method, const char *path, json_t *body,
+		  long timeout_s, json_t **ret)
+{
+	_cleanup_free_ char *s = body ? json_dumps(body, JSON_COMPACT) : NULL;
+
+	json_decref(body);
+	return w_req(w, method, path, s, s ? strlen(s) : 0, false, timeout_s, ret);
+}
+
+/* Reads fd to its end and PUTs it as blob in chunks. */
+static int w_put_stream(struct worker *w, const char *blob, int fd, uint64_t *ret_bytes,
+			const char *phase)
+{
+	_cleanup_free_ char *buf = malloc(MIG_CHUNK);
+	uint64_t off = 0;
+	size_t have = 0;
+	bool eof = false;
+
+	if (!buf)
+		return apierr_set(&w->e, 500, "internal", "out of memory");
+	while (!eof || have) {
+		while (!eof && have < MIG_CHUNK) {
+			ssize_t k = read(fd, buf + have, MIG_CHUNK - have);
+
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k < 0)
+				return apierr_set(&w->e, 500, "internal", "reading %s: %m", blob);
+			if (k == 0)
+				eof = true;
+			have += (size_t)k;
+		}
+		if (!have && off)
+			break;
+		{
+			char path[128];
+
+			snprintf(path, sizeof(path), "/%s/%s?offset=%" PRIu64, w->id, blob, off);
+			if (w_req(w, "PUT", path, buf, have, true, 60, NULL) < 0)
+				return -EIO;
+		}
+		off += have;
+		*ret_bytes += have;
+		have = 0;
+		if (phase)
+			w_progress(w, phase, "%s: %" PRIu64 " MiB sent", blob, off >> 20);
+	}
+	return 0;
+}
+
+/* tar -c of the NUL-separated list in listfd (relative to dir), streamed up as blob. */
+static int w_send_tar(struct worker *w, const char *dir, int listfd, const char *blob,
+		      uint64_t *ret_bytes, bool final, const char *phase)
+{
+	char c[PATH_MAX + 16], msg[512];
+	/* --null and --no-recursion are positional: before the list. */
+	char *const argv[] = {"tar", "--create", "--file=-", c, "--xattrs", "--xattrs-include=*",
+			      "--numeric-owner", "--sparse", "--null", "--no-recursion",
+			      "--files-from=/dev/fd/3", NULL};
+	char *const argv_all[] = {"tar", "--create", "--file=-", c, "--xattrs",
+				  "--xattrs-include=*", "--numeric-owner", "--sparse", ".", NULL};
+	int p[2], errfd, r;
+	pid_t pid;
+
+	snprintf(c, sizeof(c), "--directory=%s", dir);
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return apierr_set(&w->e, 500, "internal", "pipe: %m");
+	r = spawn_tool(listfd >= 0 ? argv : argv_all, -1, p[1], listfd, &pid, &errfd);
+	close(p[1]);
+	if (r < 0) {
+		close(p[0]);
+		return apierr_set(&w->e, 500, "internal", "cannot run tar: %s", strerror(-r));
+	}
+	r = w_put_stream(w, blob, p[0], ret_bytes, phase);
+	close(p[0]);
+	/* Status 1: a file changed while read; while running the next round catches it. */
+	if (wait_tool(pid, errfd, final ? 1 | 2 : 1 | 2, "tar", msg, sizeof(msg)) < 0 && r == 0)
+		r = apierr_set(&w->e, 500, "internal", "%s", msg);
+	return r;
+}
+
+/* One round of the upper dir: what changed since *prev (all when prev is empty). Returns the
+ * bytes sent in *ret_bytes. */
+static int w_upper_round(struct worker *w, const char *upper, struct manifest *prev, bool final,
+			 uint64_t *ret_bytes)
+{
+	struct manifest cur;
+	_cleanup_close_ int listfd = -EBADF;
+	json_t *deleted = json_array();
+	size_t i = 0, j = 0, nchanged = 0, del_size = 0;
+	int r;
+
+	*ret_bytes = 0;
+	r = manifest_read(upper, &cur);
+	if (r < 0) {
+		json_decref(deleted);
+		return apierr_set(&w->e, 500, "internal", "reading %s: %s", upper, strerror(-r));
+	}
+	listfd = memfd_create("ctd-migrate-list", MFD_CLOEXEC);
+	if (listfd < 0) {
+		json_decref(deleted);
+		manifest_free(&cur);
+		return apierr_set(&w->e, 500, "internal", "memfd: %m");
+	}
+	/* Merge the sorted lists. */
+	while (i < prev->n || j < cur.n) {
+		int c = i >= prev->n ? 1 : j >= cur.n ? -1 : strcmp(prev->v[i].path, cur.v[j].path);
+
+		if (c < 0) {
+			json_array_append_new(deleted, json_string(prev->v[i].path));
+			del_size += strlen(prev->v[i].path) + 4;
+			i++;
+			continue;
+		}
+		if (c == 0) {
+			bool same = fent_same(&prev->v[i], &cur.v[j]);
+
+			if (!same && (prev->v[i].mode & S_IFMT) != (cur.v[j].mode & S_IFMT)) {
+				json_array_append_new(deleted, json_string(prev->v[i].path));
+				del_size += strlen(prev->v[i].path) + 4;
+			}
+			i++;
+			if (same) {
+				j++;
+				continue;
+			}
+		}
+		if (write(listfd, cur.v[j].path, strlen(cur.v[j].path) + 1) < 0) {
+			json_decref(deleted);
+			manifest_free(&cur);
+			return apierr_set(&w->e, 500, "internal", "memfd: %m");
+		}
+		nchanged++;
+		j++;
+		/* Very many deletions go ahead in batches (the API's body limit). */
+		if (del_size > MIG_DELETED_BATCH) {
+			char path[128];
+
+			snprintf(path, sizeof(path), "/%s/upper", w->id);
+			if (w_json(w, "POST", path, json_pack("{s:o}", "deleted", deleted), 120,
+				   NULL) < 0) {
+				manifest_free(&cur);
+				return -EIO;
+			}
+			deleted = json_array();
+			del_size = 0;
+		}
+	}
+	lseek(listfd, 0, SEEK_SET);
+	if (nchanged) {
+		r = w_send_tar(w, upper, listfd, "upper", ret_bytes, final,
+			       final ? "final-upper" : "upper");
+		if (r < 0) {
+			json_decref(deleted);
+			manifest_free(&cur);
+			return r;
+		}
+	}
+	{
+		char path[128];
+
+		snprintf(path, sizeof(path), "/%s/upper", w->id);
+		r = w_json(w, "POST", path,
+			   json_pack("{s:o, s:b}", "deleted", deleted, "tar", nchanged > 0), 300,
+			   NULL);
+	}
+	if (r < 0) {
+		manifest_free(&cur);
+		return r;
+	}
+	*ret_bytes += del_size;
+	w->rounds++;
+	manifest_free(prev);
+	*prev = cur;
+	return 0;
+}
+
+struct migrate_args {
+	char name[CT_NAME_MAX + 1];
+	char url[512];
+	char pin[TLS_PIN_LEN];
+	char strategy[32];
+	char images[PATH_MAX];
+	char upper[PATH_MAX];
+	char template_name[CT_NAME_MAX + 1];
+	json_t *config;
+	uint64_t memory_bytes;
+	bool lazy_ok, predump_ok; /* libct and this kernel can (checked by the loop) */
+	int cmd;		  /* the loop's answers (dump done or failed) */
+};
+
+static const char *strategy_pick(const char *want, const struct migrate_args *a,
+				 json_t *dst_feat, struct apierr *e)
+{
+	bool uffd = a->lazy_ok && json_is_true(json_object_get(dst_feat, "userfaultfd"));
+	bool sd = a->predump_ok;
+
+	if (!strcmp(want, "stop-and-copy"))
+		return "stop-and-copy";
+	if (!strcmp(want, "post-copy")) {
+		if (!uffd) {
+			apierr_set(e, 422, "unsupported",
+				   "post-copy needs userfaultfd on both hosts and lazy dumps in "
+				   "libct");
+			return NULL;
+		}
+		return "post-copy";
+	}
+	if (!strcmp(want, "pre-copy")) {
+		if (!sd) {
+			apierr_set(e, 422, "unsupported",
+				   "pre-copy needs soft-dirty page tracking, which this kernel "
+				   "lacks (or libct cannot pre-dump)");
+			return NULL;
+		}
+		return "pre-copy";
+	}
+	/* auto: the least downtime this pair of hosts allows. */
+	if (uffd)
+		return "post-copy";
+	if (sd)
+		return "pre-copy";
+	return "stop-and-copy";
+}
+
+static void w_abort_remote(struct worker *w)
+{
+	char path[128];
+	struct apierr keep = w->e;
+
+	if (!w->dest_prepared)
+		return;
+	snprintf(path, sizeof(path), "/%s", w->id);
+	/* Short: a destination that vanished must not hold the answer up. */
+	if (w_req(w, "DELETE", path, NULL, 0, false, 10, NULL) < 0)
+		log_debug("migration: abort at the destination: %s", w->e.message);
+	w->e = keep;
+}
+
+/* The worker, in its own process. Returns the exit status. */
+static int worker_main(struct migrate_args *a, int pipe_fd)
+{
+	struct worker w = {.pipe = pipe_fd};
+	struct manifest man = {0};
+	ct_checkpoint_stats st = {0};
+	json_t *resp = NULL, *req;
+	const char *strategy;
+	char hash[65] = "", path[256], tdir[PATH_MAX];
+	uint64_t t0 = mono_us(), t_freeze = 0, t_resumed = 0, bytes, last = UINT64_MAX;
+	double restore_ms = 0;
+	int r;
+
+	snprintf(w.base, sizeof(w.base), "%s", a->url);
+	while (strlen(w.base) && w.base[strlen(w.base) - 1] == '/')
+		w.base[strlen(w.base) - 1] = '\0';
+	snprintf(w.pin, sizeof(w.pin), "%s", a->pin);
+	snprintf(w.cert, sizeof(w.cert), "%s/tls/server.crt", cfg.state_dir);
+	snprintf(w.key, sizeof(w.key), "%s/tls/server.key", cfg.state_dir);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || !(w.h = curl_easy_init())) {
+		apierr_set(&w.e, 500, "internal", "cannot initialise libcurl");
+		goto fail;
+	}
+	w.hdr_json = curl_slist_append(NULL, "Content-Type: application/json");
+	w.hdr_bin = curl_slist_append(NULL, "Content-Type: application/octet-stream");
+	curl_easy_setopt(w.h, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(w.h, CURLOPT_SSLCERT, w.cert);
+	curl_easy_setopt(w.h, CURLOPT_SSLKEY, w.key);
+	/* No CA and no host name: the destination is known by its pinned public key. */
+	curl_easy_setopt(w.h, CURLOPT_SSL_VERIFYPEER, 0L);
+	curl_easy_setopt(w.h, CURLOPT_SSL_VERIFYHOST, 0L);
+	curl_easy_setopt(w.h, CURLOPT_PINNEDPUBLICKEY, w.pin);
+	curl_easy_setopt(w.h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(w.h, CURLOPT_CONNECTTIMEOUT, 5L);
+	/* A cut link shows as a transfer that stops moving. */
+	curl_easy_setopt(w.h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(w.h, CURLOPT_LOW_SPEED_TIME, 10L);
+	curl_easy_setopt(w.h, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(w.h, CURLOPT_ERRORBUFFER, w.curl_err);
+	curl_easy_setopt(w.h, CURLOPT_WRITEFUNCTION, w_write_cb);
+	curl_easy_setopt(w.h, CURLOPT_WRITEDATA, &w);
+	curl_easy_setopt(w.h, CURLOPT_USERAGENT, "ctd/" CT_VERSION " (migration)");
+
+	/* 1. The destination checks. */
+	w_progress(&w, "prepare", "asking %s", w.base);
+	if (template_dir(a->template_name, tdir, sizeof(tdir)) < 0 ||
+	    (r = template_hash(a->template_name, hash)) < 0) {
+		apierr_set(&w.e, 500, "internal", "template '%s' of '%s' is not here to hash",
+			   a->template_name, a->name);
+		goto fail;
+	}
+	{
+		struct manifest probe;
+		int64_t tbytes = fs_du(tdir);
+
+		/* The size of the upper dir as the disk needed there. */
+		manifest_read(a->upper, &probe);
+		bytes = probe.bytes;
+		manifest_free(&probe);
+		req = json_pack("{s:O, s:{s:s, s:s, s:I}, s:o, s:s, s:I, s:I}", "config",
+				a->config, "template", "name", a->template_name, "hash", hash,
+				"bytes", (json_int_t)(tbytes > 0 ? tbytes : 0), "features",
+				features_json(), "strategy", a->strategy, "disk_bytes",
+				(json_int_t)bytes, "memory_bytes",
+				(json_int_t)a->memory_bytes);
+	}
+	if (w_json(&w, "POST", "", req, 60, &resp) < 0)
+		goto fail;
+	snprintf(w.id, sizeof(w.id), "%s", json_string_value(json_object_get(resp, "id")) ?: "");
+	if (!w.id[0] || strchr(w.id, '/')) {
+		apierr_set(&w.e, 502, "internal", "destination: no migration id in its answer");
+		goto fail;
+	}
+	w.dest_prepared = true;
+	strategy = strategy_pick(a->strategy, a, json_object_get(resp, "features"), &w.e);
+	if (!strategy)
+		goto fail;
+	/* The lazy and iterative dumps are not driven from here yet. */
+	if (strcmp(strategy, "stop-and-copy") != 0) {
+		if (strcmp(a->strategy, "auto") != 0) {
+			apierr_set(&w.e, 501, "not_implemented", "strategy %s is not implemented yet",
+				   strategy);
+			goto fail;
+		}
+		log_info("migration of %s: %s is not implemented in ctd yet; stop-and-copy",
+			 a->name, strategy);
+		strategy = "stop-and-copy";
+	}
+	w_say(&w, json_pack("{s:s, s:s}", "type", "strategy", "strategy", strategy));
+
+	/* 2. The template, when the destination lacks it. */
+	if (json_is_true(json_object_get(resp, "need_template"))) {
+		w_progress(&w, "template", "sending template %s", a->template_name);
+		if (w_send_tar(&w, tdir, -1, "template", &w.bytes_template, true, "template") < 0)
+			goto fail;
+		snprintf(path, sizeof(path), "/%s/template", w.id);
+		if (w_req(&w, "POST", path, "{}", 2, false, 600, NULL) < 0)
+			goto fail;
+	}
+	json_decref(TAKE_PTR(resp));
+
+	/* 3. The upper dir in rounds while it runs, until the delta stops shrinking or is
+	 * small. */
+	for (unsigned i = 0; i < MIG_ROUNDS_MAX; i++) {
+		w_progress(&w, "upper", "upper dir round %u", w.rounds + 1);
+		if (w_upper_round(&w, a->upper, &man, false, &bytes) < 0)
+			goto fail;
+		w.bytes_disk += bytes;
+		if (bytes <= MIG_ROUND_SMALL || bytes >= last)
+			break;
+		last = bytes;
+	}
+
+	/* 4. Freeze: dump (CRIU kills the processes after it), the final delta, the images,
+	 * the restore there. */
+	w_progress(&w, "dump", "checkpointing");
+	t_freeze = mono_us();
+	w_say(&w, json_pack("{s:s}", "type", "dump"));
+	{
+		/* The loop dumps (it owns the container's handle) and answers one line. */
+		char line[1024];
+		size_t n = 0;
+		json_t *ans;
+
+		while (n < sizeof(line) - 1) {
+			ssize_t k = read(a->cmd, line + n, 1);
+
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k <= 0 || line[n] == '\n')
+				break;
+			n++;
+		}
+		line[n] = '\0';
+		ans = json_loads(line, 0, NULL);
+		if (!json_is_true(json_object_get(ans, "ok"))) {
+			apierr_set(&w.e, (unsigned)json_integer_value(json_object_get(ans, "status"))
+						 ?: 500,
+				   "internal", "%s",
+				   json_string_value(json_object_get(ans, "message")) ?: "the dump failed");
+			json_decref(ans);
+			goto fail;
+		}
+		st.frozen_us = (uint64_t)json_integer_value(json_object_get(ans, "frozen_us"));
+		st.pages_written =
+			(uint64_t)json_integer_value(json_object_get(ans, "pages_written"));
+		json_decref(ans);
+	}
+	w.dumped = true;
+	w_say(&w, json_pack("{s:s}", "type", "dumped"));
+	w_progress(&w, "final-upper", "final upper dir delta");
+	if (w_upper_round(&w, a->upper, &man, true, &bytes) < 0)
+		goto fail;
+	w.bytes_disk += bytes;
+	w_progress(&w, "images", "sending the images");
+	if (w_send_tar(&w, a->images, -1, "images", &w.bytes_mem, true, "images") < 0)
+		goto fail;
+	w_progress(&w, "restore", "restoring at the destination");
+	snprintf(path, sizeof(path), "/%s/restore", w.id);
+	w.restore_sent = true;
+	if (w_json(&w, "POST", path, json_object(), 300, &resp) < 0)
+		goto fail;
+	t_resumed = mono_us();
+	restore_ms = json_real_value(json_object_get(resp, "restore_ms"));
+	json_decref(TAKE_PTR(resp));
+	/* It runs there: the staging area there can go. */
+	snprintf(path, sizeof(path), "/%s/done", w.id);
+	if (w_req(&w, "POST", path, "{}", 2, false, 30, NULL) < 0)
+		log_warn("migration of %s: %s", a->name, w.e.message);
+	manifest_free(&man);
+	w_say(&w, json_pack("{s:s, s:{s:s, s:s, s:s, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:i, "
+			    "s:I}}",
+			    "type", "done", "result", "container", a->name, "remote", w.base,
+			    "strategy", strategy, "total_ms", ms(mono_us() - t0), "freeze_ms",
+			    ms(t_resumed - t_freeze), "criu_frozen_ms", ms(st.frozen_us),
+			    "restore_ms", restore_ms, "memory_bytes", (json_int_t)w.bytes_mem,
+			    "disk_bytes", (json_int_t)w.bytes_disk, "template_bytes",
+			    (json_int_t)w.bytes_template, "rounds", (int)w.rounds, "pages_written",
+			    (json_int_t)st.pages_written));
+	curl_slist_free_all(w.hdr_json);
+	curl_slist_free_all(w.hdr_bin);
+	curl_easy_cleanup(w.h);
+	return 0;
+fail:
+	json_decref(resp);
+	manifest_free(&man);
+	{
+		/* After the restore request went out without an answer, the container may run
+		 * there: ask before anyone resumes it here. */
+		bool unknown = false;
+
+		if (w.restore_sent) {
+			struct apierr keep = w.e;
+
+			snprintf(path, sizeof(path), "/%s", w.id);
+			unknown = true;
+			for (int i = 0; i < 5 && unknown; i++) {
+				json_t *j = NULL;
+
+				if (w_req(&w, "GET", path, NULL, 0, false, 5, &j) == 0) {
+					unknown = false;
+					if (json_is_true(json_object_get(j, "restored"))) {
+						json_decref(j);
+						w.e = keep;
+						w_say(&w, json_pack("{s:s, s:s}", "type",
+								    "remote-running", "message",
+								    keep.message));
+						return 3;
+					}
+				} else if (w.status == 404) {
+					unknown = false;
+				} else {
+					sleep(1);
+				}
+				json_decref(j);
+			}
+			w.e = keep;
+		}
+		if (!unknown)
+			w_abort_remote(&w);
+		w_say(&w, json_pack("{s:s, s:i, s:s, s:s, s:b, s:b}", "type", "failed", "status",
+				    (int)w.e.status, "error", w.e.error ?: "internal", "message",
+				    w.e.message, "dumped", w.dumped, "unknown", unknown));
+	}
+	if (w.h) {
+		curl_slist_free_all(w.hdr_json);
+		curl_slist_free_all(w.hdr_bin);
+		curl_easy_cleanup(w.h);
+	}
+	return 1;
+}
+
+/* ================================================================================== */
+/* ---- source side: the loop's part ---- */
+
+struct mig_out {
+	char op[37];
+	char name[CT_NAME_MAX + 1];
+	struct ctr *c;
+	pid_t pid;
+	int pidfd, rfd, cmd;
+	struct loop_source *pid_src, *r_src;
+	char buf[16384];
+	size_t blen;
+	bool dumping, dumped, finished;
+	char dir[PATH_MAX], images[PATH_MAX];
+	struct mig_out *next;
+};
+
+static struct mig_out *outs;
+
+static void out_free(struct mig_out *m)
+{
+	for (struct mig_out **p = &outs; *p; p = &(*p)->next)
+		if (*p == m) {
+			*p = m->next;
+			break;
+		}
+	loop_remove(m->pid_src);
+	loop_remove(m->r_src);
+	ctd_closep(&m->pidfd);
+	ctd_closep(&m->rfd);
+	ctd_closep(&m->cmd);
+	free(m);
+}
+
+/* Brings the container back here from the images (after the dump, before it ran there). */
+static int out_restore_local(struct mig_out *m, struct apierr *e)
+{
+	struct ctr *c = m->c;
+	ct_restore_opts opts = {.dir = m->images};
+
+	if (c->state == CTR_RUNNING)
+		ctr_finished(c); /* CRIU killed it; the pidfd has not been seen yet */
+	if (ctr_launch(c, &opts, e) < 0)
+		return -1;
+	log_info("container %s: migration failed after the dump; restored here", c->name);
+	return 0;
+}
+
+/* The worker is ready for the freeze: the dump runs here, in the loop, which owns the
+ * container's handle (CRIU works while the loop waits, as for a checkpoint). CRIU kills the
+ * processes after a successful dump; the container is then stopped here, restorable from the
+ * images until the destination confirms. */
+static void out_dump(struct mig_out *m)
+{
+	struct ctr *c = m->c;
+	ct_checkpoint_opts opts = {.dir = m->images};
+	ct_checkpoint_stats st = {0};
+	ct_error err = {0};
+	json_t *ans;
+	char *s;
+	int r;
+
+	ops_progress(m->op, "dump: checkpointing");
+	m->dumping = true;
+	if (c->state != CTR_RUNNING || !c->ct) {
+		r = -ESRCH;
+		snprintf(err.msg, sizeof(err.msg), "container '%s' stopped meanwhile", c->name);
+	} else {
+		r = ct_container_checkpoint(c->ct, &opts, &st, &err);
+	}
+	if (r < 0) {
+		m->dumping = false;
+		ans = json_pack("{s:b, s:i, s:s}", "ok", 0, "status", r == -EOPNOTSUPP ? 422 : 500,
+				"message", "");
+		{
+			char msg[400];
+
+			snprintf(msg, sizeof(msg), "checkpoint of '%s' failed: %s", c->name,
+				 err.msg[0] ? err.msg : strerror(-r));
+			json_object_set_new(ans, "message", json_string(msg));
+		}
+	} else {
+		m->dumped = true;
+		c->checkpointed = true;
+		if (ct_container_kill_all(c->ct, &err) < 0)
+			log_warn("container %s: %s", c->name, err.msg);
+		ctr_finished(c);
+		ans = json_pack("{s:b, s:I, s:I}", "ok", 1, "frozen_us", (json_int_t)st.frozen_us,
+				"pages_written", (json_int_t)st.pages_written);
+	}
+	s = json_dumps(ans, JSON_COMPACT);
+	json_decref(ans);
+	if (s) {
+		size_t n = strlen(s);
+
+		s[n] = '\n'; /* replaces the NUL: written with its length */
+		if (write(m->cmd, s, n + 1) < 0)
+			log_warn("migration of %s: the worker went away: %m", c->name);
+		free(s);
+	}
+}
+
+static void out_message(struct mig_out *m, json_t *j)
+{
+	const char *type = json_string_value(json_object_get(j, "type"));
+	struct apierr e = {0};
+
+	if (!type)
+		return;
+	if (!strcmp(type, "progress")) {
+		char p[128];
+
+		snprintf(p, sizeof(p), "%s: %s (disk %" JSON_INTEGER_FORMAT " B, memory %"
+				       JSON_INTEGER_FORMAT " B)",
+			 json_string_value(json_object_get(j, "phase")) ?: "?",
+			 json_string_value(json_object_get(j, "progress")) ?: "",
+			 json_integer_value(json_object_get(j, "disk_bytes")),
+			 json_integer_value(json_object_get(j, "memory_bytes")));
+		ops_progress(m->op, p);
+		events_emit("operation", m->name,
+			    json_pack("{s:s, s:s, s:s, s:O}", "id", m->op, "op", "migrate", "state",
+				      "running", "progress", j));
+	} else if (!strcmp(type, "dump")) {
+		out_dump(m);
+	} else if (!strcmp(type, "done")) {
+		json_t *res = json_incref(json_object_get(j, "result"));
+
+		m->finished = true;
+		ops_forget_ctr(m->op);
+		log_info("container %s: migrated to %s (%s): total %.1f ms, frozen %.1f ms, "
+			 "%" JSON_INTEGER_FORMAT " B memory, %" JSON_INTEGER_FORMAT
+			 " B disk, %" JSON_INTEGER_FORMAT " round(s)",
+			 m->name, json_string_value(json_object_get(res, "remote")),
+			 json_string_value(json_object_get(res, "strategy")),
+			 json_real_value(json_object_get(res, "total_ms")),
+			 json_real_value(json_object_get(res, "freeze_ms")),
+			 json_integer_value(json_object_get(res, "memory_bytes")),
+			 json_integer_value(json_object_get(res, "disk_bytes")),
+			 json_integer_value(json_object_get(res, "rounds")));
+		/* The destination confirmed: this copy goes. */
+		if (m->c->state == CTR_RUNNING)
+			ctr_finished(m->c);
+		if (ops_destroy(m->c, &e) < 0)
+			log_error("container %s: migrated, but removing it here failed: %s",
+				  m->name, e.message);
+		m->c = NULL;
+		events_emit("container-migrated", m->name, json_incref(res));
+		ops_end(m->op, res, NULL);
+		fs_rm_rf(m->dir);
+	} else if (!strcmp(type, "remote-running")) {
+		/* The restore answer was lost but the container runs there: as done, without
+		 * the figures. */
+		m->finished = true;
+		ops_forget_ctr(m->op);
+		if (m->c->state == CTR_RUNNING)
+			ctr_finished(m->c);
+		if (ops_destroy(m->c, &e) < 0)
+			log_error("container %s: removing it here failed: %s", m->name, e.message);
+		m->c = NULL;
+		log_warn("container %s: migrated (the destination confirmed late: %s)", m->name,
+			 json_string_value(json_object_get(j, "message")) ?: "");
+		ops_end(m->op, json_pack("{s:s, s:b}", "container", m->name, "late", 1), NULL);
+		fs_rm_rf(m->dir);
+	} else if (!strcmp(type, "failed")) {
+		struct apierr fe = {0};
+		bool unknown = json_is_true(json_object_get(j, "unknown"));
+
+		m->finished = true;
+		apierr_set(&fe, (unsigned)json_integer_value(json_object_get(j, "status")) ?: 500,
+			   "internal", "migration of '%s' failed: %s", m->name,
+			   json_string_value(json_object_get(j, "message")) ?: "?");
+		{
+			/* apierr.error must be a static string. */
+			static const char *const names[] = {"unsupported", "incompatible",
+							    "conflict", "insufficient_storage",
+							    "destination_unreachable", "forbidden",
+							    "not_implemented", "busy", NULL};
+			const char *en = json_string_value(json_object_get(j, "error"));
+
+			for (size_t i = 0; en && names[i]; i++)
+				if (!strcmp(en, names[i]))
+					fe.error = names[i];
+		}
+		if (m->dumped || m->dumping) {
+			if (unknown) {
+				apierr_set(&fe, 500, "unknown",
+					   "migration of '%s': the destination did not answer the "
+					   "restore; it may run there. It is NOT resumed here (that "
+					   "could run it twice); its images are in %s",
+					   m->name, m->images);
+				m->dir[0] = '\0';
+			} else if (out_restore_local(m, &e) < 0) {
+				log_error("container %s: cannot restore it here: %s; its images "
+					  "are in %s",
+					  m->name, e.message, m->images);
+				m->dir[0] = '\0';
+			} else {
+				size_t l = strlen(fe.message);
+
+				snprintf(fe.message + l, sizeof(fe.message) - l,
+					 " (it runs here again)");
+			}
+		} else {
+			size_t l = strlen(fe.message);
+
+			snprintf(fe.message + l, sizeof(fe.message) - l, " (it keeps running here)");
+		}
+		log_warn("container %s: %s", m->name, fe.message);
+		ops_end(m->op, NULL, &fe);
+		if (m->dir[0])
+			fs_rm_rf(m->dir);
+	}
+}
+
+static void out_read(struct mig_out *m)
+{
+	for (;;) {
+		ssize_t k = read(m->rfd, m->buf + m->blen, sizeof(m->buf) - 1 - m->blen);
+		char *nl;
+
+		if (k <= 0)
+			return;
+		m->blen += (size_t)k;
+		m->buf[m->blen] = '\0';
+		while ((nl = memchr(m->buf, '\n', m->blen))) {
+			json_t *j = json_loadb(m->buf, (size_t)(nl - m->buf), 0, NULL);
+
+			if (j) {
+				out_message(m, j);
+				json_decref(j);
+			}
+			m->blen -= (size_t)(nl + 1 - m->buf);
+			memmove(m->buf, nl + 1, m->blen);
+		}
+		if (m->blen == sizeof(m->buf) - 1)
+			m->blen = 0; /* a line that long is not ours */
+	}
+}
+
+static void on_worker_exit(struct loop_source *s, uint32_t events)
+{
+	struct mig_out *m = s->data;
+	int status = 0;
+
+	out_read(m);
+	waitpid(m->pid, &status, WNOHANG);
+	if (!m->finished) {
+		struct apierr fe;
+		char extra[64] = "";
+
+		apierr_set(&fe, 500, "internal", "migration of '%s': the worker died (status %d)",
+			   m->name, status);
+		if (m->dumping && m->c) {
+			struct apierr e;
+
+			if (out_restore_local(m, &e) < 0)
+				snprintf(extra, sizeof(extra), "; not restored here");
+			else
+				snprintf(extra, sizeof(extra), "; it runs here again");
+		}
+		strncat(fe.message, extra, sizeof(fe.message) - strlen(fe.message) - 1);
+		log_error("container %s: %s", m->name, fe.message);
+		ops_end(m->op, NULL, &fe);
+	}
+	out_free(m);
+}
+
+static void on_worker_pipe(struct loop_source *s, uint32_t events)
+{
+	out_read(s->data);
+}
+
+void migrate_api(struct request *r, struct ctr *c, const char *body, size_t len)
+{
+	_cleanup_json_ json_t *req = parse_obj(r, body, len);
+	static const char *const fields[] = {"remote", "strategy", NULL};
+	static const char *const strategies[] = {"auto", "post-copy", "pre-copy", "stop-and-copy",
+						 NULL};
+	struct migrate_args a = {0};
+	struct mig_out *m;
+	struct apierr e;
+	json_t *rem;
+	const char *s;
+	int p[2], cp[2];
+	pid_t pid;
+	bool ok = false;
+
+	if (!req)
+		return;
+	if (json_check_fields(req, fields, "migrate", &e) < 0) {
+		reply_apierr(r, &e);
+		return;
+	}
+	rem = json_object_get(req, "remote");
+	if (!json_is_object(rem) || !json_string_value(json_object_get(rem, "url")) ||
+	    !json_string_value(json_object_get(rem, "pin"))) {
+		reply_error(r, 400, "invalid_argument",
+			    "remote must be {\"url\": \"https://HOST:PORT\", \"pin\": "
+			    "\"sha256//...\"} (ctctl migrate fills it from its remotes)");
+		return;
+	}
+	s = json_string_value(json_object_get(req, "strategy")) ?: "auto";
+	for (size_t i = 0; strategies[i]; i++)
+		ok |= !strcmp(s, strategies[i]);
+	if (!ok) {
+		reply_error(r, 400, "invalid_argument",
+			    "strategy must be auto, post-copy, pre-copy or stop-and-copy");
+		return;
+	}
+	if (strncmp(json_string_value(json_object_get(rem, "url")), "https://", 8) != 0 ||
+	    strlen(json_string_value(json_object_get(rem, "url"))) >= sizeof(a.url) ||
+	    strlen(json_string_value(json_object_get(rem, "pin"))) >= sizeof(a.pin)) {
+		reply_error(r, 400, "invalid_argument", "remote.url must be https://HOST:PORT");
+		return;
+	}
+	if (c->state != CTR_RUNNING || !c->ct || c->stopping) {
+		reply_error(r, 409, "conflict", "container '%s' is not running", c->name);
+		return;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		reply_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	m->pidfd = m->rfd = m->cmd = -EBADF;
+	m->c = c;
+	snprintf(m->name, sizeof(m->name), "%s", c->name);
+	snprintf(a.name, sizeof(a.name), "%s", c->name);
+	snprintf(a.url, sizeof(a.url), "%s", json_string_value(json_object_get(rem, "url")));
+	snprintf(a.pin, sizeof(a.pin), "%s", json_string_value(json_object_get(rem, "pin")));
+	snprintf(a.strategy, sizeof(a.strategy), "%s", s);
+	snprintf(a.template_name, sizeof(a.template_name), "%s", c->template_name);
+	ctr_path(c, "upper", a.upper, sizeof(a.upper));
+	{
+		char base[PATH_MAX], id[40];
+
+		uuid(id);
+		if (mig_dir(NULL, base, sizeof(base)) < 0 ||
+		    snprintf(m->dir, sizeof(m->dir), "%s/out-%s", base, id) >=
+			    (int)sizeof(m->dir) ||
+		    snprintf(m->images, sizeof(m->images), "%s/images", m->dir) >=
+			    (int)sizeof(m->images) ||
+		    (mkdir(base, 0700) < 0 && errno != EEXIST) || mkdir(m->dir, 0700) < 0 ||
+		    mkdir(m->images, 0700) < 0) {
+			reply_error(r, 500, "internal", "cannot make %s: %m", m->dir);
+			free(m);
+			return;
+		}
+		snprintf(a.images, sizeof(a.images), "%s", m->images);
+	}
+	if (ops_begin(r, c, OPS_MIGRATE, "starting", m->op) < 0) {
+		fs_rm_rf(m->dir);
+		free(m);
+		return;
+	}
+	a.config = ctr_config_json(c);
+	{
+		/* Before anything moves: can this container be checkpointed here, and which
+		 * dumps can libct do on this kernel. */
+		ct_checkpoint_opts o = {.dir = m->images};
+		ct_error err = {0};
+		ct_stats stats = {0};
+
+		if (ct_container_checkpoint_check(c->ct, &o, &err) < 0) {
+			apierr_set(&e, err.code == -EOPNOTSUPP ? 422 : 500,
+				   err.code == -EOPNOTSUPP ? "unsupported" : "internal",
+				   "container '%s' cannot be checkpointed here: %s", c->name, err.msg);
+			goto fail;
+		}
+		o.flags = CT_CKPT_LAZY_PAGES;
+		o.page_server_addr = "0.0.0.0";
+		o.page_server_port = 1;
+		a.lazy_ok = ct_container_checkpoint_check(c->ct, &o, &err) == 0;
+		o.flags = CT_CKPT_PRE_DUMP | CT_CKPT_LEAVE_RUNNING;
+		a.predump_ok = ct_container_checkpoint_check(c->ct, &o, &err) == 0;
+		if (ct_container_stats(c->ct, &stats, &err) == 0)
+			a.memory_bytes = stats.memory_current;
+	}
+	if (pipe2(p, O_CLOEXEC) < 0 || pipe2(cp, O_CLOEXEC) < 0) {
+		apierr_set(&e, 500, "internal", "pipe: %m");
+		goto fail;
+	}
+	pid = fork();
+	if (pid < 0) {
+		apierr_set(&e, 500, "internal", "fork: %m");
+		close(p[0]);
+		close(p[1]);
+		close(cp[0]);
+		close(cp[1]);
+		goto fail;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		close(cp[1]);
+		a.cmd = cp[0];
+		/* The worker: single-threaded like ctd, so fork is safe; it never returns to the
+		 * loop. SIGPIPE of a dropped connection must not kill it. */
+		signal(SIGPIPE, SIG_IGN);
+		signals_unblock_for_spawn();
+		_exit(worker_main(&a, p[1]));
+	}
+	close(p[1]);
+	close(cp[0]);
+	m->cmd = cp[1];
+	json_decref(a.config);
+	m->pid = pid;
+	m->rfd = p[0];
+	fcntl(m->rfd, F_SETFL, O_NONBLOCK);
+	m->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (m->pidfd < 0 || !(m->pid_src = loop_add(m->pidfd, EPOLLIN, on_worker_exit, m)) ||
+	    !(m->r_src = loop_add(m->rfd, EPOLLIN, on_worker_pipe, m))) {
+		/* Cannot watch it: stop it before it freezes anything. */
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		apierr_set(&e, 500, "internal", "cannot watch the migration worker: %m");
+		ops_end(m->op, NULL, &e);
+		fs_rm_rf(m->dir);
+		out_free(m);
+		return;
+	}
+	m->next = outs;
+	outs = m;
+	log_info("container %s: migrating to %s (strategy %s), operation %s", c->name, a.url,
+		 a.strategy, m->op);
+	return;
+fail:
+	json_decref(a.config);
+	ops_end(m->op, NULL, &e);
+	fs_rm_rf(m->dir);
+	free(m);
+}
