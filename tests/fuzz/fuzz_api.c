@@ -72,6 +72,7 @@ void ctr_free(struct ctr *c)
 	free(c->hostname);
 	strv_free(c->init);
 	strv_free(c->env);
+	ctr_extra_free(c); /* network.c's part: addresses, security overrides */
 	free(c);
 }
 void ctr_link(struct ctr *c) { ctr_free(c); }
