@@ -27,12 +27,9 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
-#include <spawn.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
 #include <time.h>
 
 #include "ckpt.h"
@@ -69,20 +66,13 @@ static int ckpt_path(const struct ctr *c, const char *id, const char *sub, char 
 	return ctr_path(c, sfx, buf, len);
 }
 
-static bool path_exists(const char *path)
-{
-	struct stat st;
-
-	return lstat(path, &st) == 0 || errno != ENOENT;
-}
-
 static bool ckpt_exists(const char *id, void *data)
 {
 	char path[PATH_MAX];
 
 	if (ckpt_path(data, id, NULL, path, sizeof(path)) < 0)
 		return true;
-	return path_exists(path);
+	return fs_exists(path);
 }
 
 /* ---- copying a directory tree ---- */
@@ -93,80 +83,15 @@ static bool ckpt_exists(const char *id, void *data)
  * partial dst is removed. */
 static int copy_tree(const char *src, const char *dst, char *msg, size_t len)
 {
-	static const char *const cps[] = {"/usr/bin/cp", "/bin/cp"};
-	const char *cp = NULL;
 	char *const argv[] = {
 		"cp", "-a", "--reflink=auto", "--no-target-directory", "--", (char *)src, (char *)dst,
 		NULL,
 	};
-	char *const envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL};
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, dfl;
-	_cleanup_close_ int errfd = -EBADF;
-	pid_t pid;
-	int status = 0, r;
+	int r = fs_tool_run(argv, -1, -1, 1u << 0, msg, len);
 
-	msg[0] = '\0';
-	for (size_t i = 0; i < ARRAY_SIZE(cps); i++)
-		if (access(cps[i], X_OK) == 0) {
-			cp = cps[i];
-			break;
-		}
-	if (!cp) {
-		snprintf(msg, len, "cp (coreutils) not found");
-		return -ENOENT;
-	}
-	errfd = memfd_create("ctd-cp-stderr", MFD_CLOEXEC);
-	if (errfd < 0) {
-		snprintf(msg, len, "memfd_create: %m");
-		return -errno;
-	}
-	sigemptyset(&none);
-	sigemptyset(&dfl);
-	sigaddset(&dfl, SIGTERM);
-	sigaddset(&dfl, SIGINT);
-	sigaddset(&dfl, SIGHUP);
-	sigaddset(&dfl, SIGPIPE);
-	posix_spawnattr_init(&attr);
-	/* ctd blocks its quit signals for a signalfd: cp must not inherit that. */
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &dfl);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, errfd, 2);
-	r = posix_spawn(&pid, cp, &fa, &attr, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	if (r != 0) {
-		snprintf(msg, len, "cannot run %s: %s", cp, strerror(r));
-		return -r;
-	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR) {
-			snprintf(msg, len, "waitpid: %m");
-			return -errno;
-		}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return 0;
-	{
-		char out[512];
-		ssize_t n = pread(errfd, out, sizeof(out) - 1, 0);
-
-		out[n > 0 ? n : 0] = '\0';
-		out[strcspn(out, "\n")] = '\0';
-		if (out[0])
-			snprintf(msg, len, "%s", out);
-		else if (WIFEXITED(status))
-			snprintf(msg, len, "cp exited with status %d", WEXITSTATUS(status));
-		else
-			snprintf(msg, len, "cp killed by signal %d", WTERMSIG(status));
-	}
-	if (fs_rm_rf(dst) < 0)
+	if (r < 0 && fs_exists(dst) && fs_rm_rf(dst) < 0)
 		log_warn("cannot remove the partial copy %s", dst);
-	return -EIO;
+	return r;
 }
 
 static int fsync_dir(const char *path)
@@ -303,7 +228,7 @@ static int ckpt_materialize(struct ctr *c, const char *id, json_t *meta, struct 
 	    ctr_path(c, "upper", upper, sizeof(upper)) < 0)
 		return apierr_set(e, 500, "internal", "path too long");
 	fs_rm_rf(tmp);
-	if (path_exists(upper)) {
+	if (fs_exists(upper)) {
 		r = copy_tree(upper, tmp, msg, sizeof(msg));
 	} else {
 		r = mkdir(tmp, 0755) < 0 ? -errno : 0;
@@ -383,7 +308,7 @@ static int frozen_copy(void *data, ct_error *err)
 	int r;
 
 	f->called = true;
-	if (path_exists(f->src))
+	if (fs_exists(f->src))
 		r = copy_tree(f->src, f->dst, msg, sizeof(msg));
 	else if ((r = mkdir(f->dst, 0755) < 0 ? -errno : 0) < 0)
 		snprintf(msg, sizeof(msg), "mkdir: %s", strerror(-r));
@@ -641,7 +566,7 @@ static json_t *do_restore(struct ctr *c, void *data, struct apierr *e)
 		if (!meta) {
 			char dir[PATH_MAX];
 
-			if (ckpt_path(c, id, NULL, dir, sizeof(dir)) == 0 && path_exists(dir))
+			if (ckpt_path(c, id, NULL, dir, sizeof(dir)) == 0 && fs_exists(dir))
 				apierr_set(e, 409, "conflict",
 					   "checkpoint '%s' of '%s' has no readable meta.json", id,
 					   c->name);
@@ -710,10 +635,10 @@ static json_t *do_restore(struct ctr *c, void *data, struct apierr *e)
 			return NULL;
 		}
 		fs_rm_rf(upper_old);
-		had_upper = path_exists(upper);
+		had_upper = fs_exists(upper);
 		if ((had_upper && rename(upper, upper_old) < 0) || rename(upper_new, upper) < 0) {
 			r = -errno;
-			if (had_upper && !path_exists(upper))
+			if (had_upper && !fs_exists(upper))
 				rename(upper_old, upper);
 			fs_rm_rf(upper_new);
 			apierr_set(e, 500, "internal", "cannot put the upper dir in place: %s",
@@ -727,7 +652,7 @@ static json_t *do_restore(struct ctr *c, void *data, struct apierr *e)
 		if (swapped) {
 			/* The container's own files come back, as they were. */
 			if (fs_rm_rf(upper) < 0 ||
-			    (path_exists(upper_old) && rename(upper_old, upper) < 0))
+			    (fs_exists(upper_old) && rename(upper_old, upper) < 0))
 				log_error("container %s: cannot put its upper dir back from %s: %m",
 					  c->name, upper_old);
 		}
@@ -763,12 +688,12 @@ void checkpoints_recover(struct ctr *c)
 	    ctr_path(c, "upper.old", upper_old, sizeof(upper_old)) < 0 ||
 	    ckpt_path(c, NULL, NULL, dir, sizeof(dir)) < 0)
 		return;
-	if (path_exists(upper_new)) {
+	if (fs_exists(upper_new)) {
 		log_warn("container %s: removing %s (a restore that did not finish)", c->name,
 			 upper_new);
 		fs_rm_rf(upper_new);
 	}
-	if (path_exists(upper_old)) {
+	if (fs_exists(upper_old)) {
 		if (c->state == CTR_RUNNING) {
 			/* The restore succeeded (state.json names the restored init). */
 			log_warn("container %s: removing %s (left by a restore)", c->name,
@@ -797,7 +722,7 @@ void checkpoints_recover(struct ctr *c)
 			/* A snapshot copy cut short. */
 			if (snprintf(path, sizeof(path), "%s/%s/.upper.tmp", dir, de->d_name) >=
 				    (int)sizeof(path) ||
-			    !path_exists(path))
+			    !fs_exists(path))
 				continue;
 			fs_rm_rf(path);
 			continue;
@@ -923,7 +848,7 @@ static void h_delete(struct request *r, struct ctr *c, const char *id)
 		reply_error(r, 400, "invalid_argument", "path too long");
 		return;
 	}
-	if (!path_exists(path)) {
+	if (!fs_exists(path)) {
 		reply_error(r, 404, "not_found", "checkpoint '%s' of container '%s' does not exist",
 			    id, c->name);
 		return;

@@ -97,6 +97,20 @@ int fs_write_atomic(int dirfd, const char *name, const char *data, size_t len, m
 int fs_unlink_durable(int dirfd, const char *name);
 /* rm -rf: never follows symlinks, never crosses into another mount. */
 int fs_rm_rf(const char *path);
+/* Whether path exists (a dangling symlink counts; so does a path lstat cannot check). */
+bool fs_exists(const char *path);
+/* A system tool by name (cp, tar, criu) in the standard sbin/bin directories, or NULL. The
+ * result lives in a static buffer until the next call. */
+const char *fs_tool_find(const char *name);
+/* Spawns the tool argv[0] with fds 0 and 1 from in/out (-1: /dev/null), extra as fd 3 (-1:
+ * none), stderr into a memfd (*ret_err), default signals and a minimal environment. */
+int fs_tool_spawn(char *const argv[], int in, int out, int extra, pid_t *ret_pid, int *ret_err);
+/* Waits for it: 0 when it exited with a status in ok_mask (bit n: status n), else -EIO with
+ * "WHAT: its first line of stderr" in msg. Closes errfd. */
+int fs_tool_wait(pid_t pid, int errfd, unsigned ok_mask, const char *what, char *msg,
+		 size_t len);
+/* Both, for a tool that needs no fd 3. */
+int fs_tool_run(char *const argv[], int in, int out, unsigned ok_mask, char *msg, size_t len);
 /* "2026-11-21T22:00:00Z" of now into buf (at least 21 bytes). */
 void fs_now_iso(char *buf, size_t len);
 /* Total bytes of the regular files under path (no symlinks, one filesystem); < 0 on error. */

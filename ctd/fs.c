@@ -3,6 +3,10 @@
  * on one filesystem and never follows a symlink (container upper dirs are written by the
  * container, so they may hold anything). */
 #include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <ftw.h>
 #include <limits.h>
 #include <string.h>
@@ -144,4 +148,128 @@ void fs_now_iso(char *buf, size_t len)
 
 	gmtime_r(&t, &tm);
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+bool fs_exists(const char *path)
+{
+	struct stat st;
+
+	/* one that cannot be checked counts as there: nothing gets overwritten by mistake */
+	return lstat(path, &st) == 0 || errno != ENOENT;
+}
+
+/* ---- running tools (cp, tar, criu) ---- */
+
+const char *fs_tool_find(const char *name)
+{
+	static char buf[PATH_MAX];
+	static const char *const dirs[] = {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin",
+					   "/usr/bin", "/sbin", "/bin"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		snprintf(buf, sizeof(buf), "%s/%s", dirs[i], name);
+		if (access(buf, X_OK) == 0)
+			return buf;
+	}
+	return NULL;
+}
+
+/* Spawns argv[0] (a name, looked up) with fds 0 and 1 from in/out (-1: /dev/null), extra as
+ * fd 3 (-1: none) and stderr into a memfd (*ret_err). The child gets default signals. */
+int fs_tool_spawn(char *const argv[], int in, int out, int extra, pid_t *ret_pid,
+		      int *ret_err)
+{
+	char *const envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+			      "LC_ALL=C", NULL};
+	const char *exe = fs_tool_find(argv[0]);
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, dfl;
+	int errfd, r;
+
+	if (!exe)
+		return -ENOENT;
+	errfd = memfd_create("ctd-tool-stderr", MFD_CLOEXEC);
+	if (errfd < 0)
+		return -errno;
+	sigemptyset(&none);
+	sigemptyset(&dfl);
+	sigaddset(&dfl, SIGTERM);
+	sigaddset(&dfl, SIGINT);
+	sigaddset(&dfl, SIGHUP);
+	sigaddset(&dfl, SIGPIPE);
+	posix_spawnattr_init(&attr);
+	/* ctd blocks its quit signals for a signalfd: the tool must not inherit that. */
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &dfl);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	posix_spawn_file_actions_init(&fa);
+	if (in >= 0)
+		posix_spawn_file_actions_adddup2(&fa, in, 0);
+	else
+		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (out >= 0)
+		posix_spawn_file_actions_adddup2(&fa, out, 1);
+	else
+		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, errfd, 2);
+	if (extra >= 0)
+		posix_spawn_file_actions_adddup2(&fa, extra, 3);
+	r = posix_spawn(ret_pid, exe, &fa, &attr, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	if (r != 0) {
+		close(errfd);
+		return -r;
+	}
+	*ret_err = errfd;
+	return 0;
+}
+
+/* Waits for pid; 0 when it exited with a status in ok_mask (bit n: status n), else -EIO
+ * with its first line of stderr in msg. Closes errfd. */
+int fs_tool_wait(pid_t pid, int errfd, unsigned ok_mask, const char *what, char *msg,
+		     size_t len)
+{
+	int status = 0;
+
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			close(errfd);
+			snprintf(msg, len, "%s: waitpid: %m", what);
+			return -errno;
+		}
+	if (WIFEXITED(status) && WEXITSTATUS(status) < 32 &&
+	    (ok_mask & (1u << WEXITSTATUS(status)))) {
+		close(errfd);
+		return 0;
+	}
+	{
+		char out[400];
+		ssize_t n = pread(errfd, out, sizeof(out) - 1, 0);
+
+		close(errfd);
+		out[n > 0 ? n : 0] = '\0';
+		out[strcspn(out, "\n")] = '\0';
+		if (out[0])
+			snprintf(msg, len, "%s: %s", what, out);
+		else if (WIFEXITED(status))
+			snprintf(msg, len, "%s exited with status %d", what, WEXITSTATUS(status));
+		else
+			snprintf(msg, len, "%s killed by signal %d", what, WTERMSIG(status));
+	}
+	return -EIO;
+}
+
+int fs_tool_run(char *const argv[], int in, int out, unsigned ok_mask, char *msg, size_t len)
+{
+	pid_t pid;
+	int errfd, r;
+
+	r = fs_tool_spawn(argv, in, out, -1, &pid, &errfd);
+	if (r < 0) {
+		snprintf(msg, len, "cannot run %s: %s", argv[0], strerror(-r));
+		return r;
+	}
+	return fs_tool_wait(pid, errfd, ok_mask, argv[0], msg, len);
 }

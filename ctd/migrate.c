@@ -36,7 +36,6 @@
 #include <netinet/if_ether.h>
 #include <netpacket/packet.h>
 #include <signal.h>
-#include <spawn.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
@@ -88,128 +87,6 @@ static int mig_dir(const char *sub, char *buf, size_t len)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-static bool path_exists(const char *path)
-{
-	struct stat st;
-
-	return lstat(path, &st) == 0;
-}
-
-/* ---- running tools (tar, criu --version) ---- */
-
-static const char *find_tool(const char *name)
-{
-	static char buf[PATH_MAX];
-	static const char *const dirs[] = {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin",
-					   "/usr/bin", "/sbin", "/bin"};
-
-	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
-		snprintf(buf, sizeof(buf), "%s/%s", dirs[i], name);
-		if (access(buf, X_OK) == 0)
-			return buf;
-	}
-	return NULL;
-}
-
-/* Spawns argv[0] (a name, looked up) with fds 0 and 1 from in/out (-1: /dev/null), extra as
- * fd 3 (-1: none) and stderr into a memfd (*ret_err). The child gets default signals. */
-static int spawn_tool(char *const argv[], int in, int out, int extra, pid_t *ret_pid,
-		      int *ret_err)
-{
-	char *const envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-			      "LC_ALL=C", NULL};
-	const char *exe = find_tool(argv[0]);
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, dfl;
-	int errfd, r;
-
-	if (!exe)
-		return -ENOENT;
-	errfd = memfd_create("ctd-migrate-stderr", MFD_CLOEXEC);
-	if (errfd < 0)
-		return -errno;
-	sigemptyset(&none);
-	sigemptyset(&dfl);
-	sigaddset(&dfl, SIGTERM);
-	sigaddset(&dfl, SIGINT);
-	sigaddset(&dfl, SIGHUP);
-	sigaddset(&dfl, SIGPIPE);
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &dfl);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	posix_spawn_file_actions_init(&fa);
-	if (in >= 0)
-		posix_spawn_file_actions_adddup2(&fa, in, 0);
-	else
-		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	if (out >= 0)
-		posix_spawn_file_actions_adddup2(&fa, out, 1);
-	else
-		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, errfd, 2);
-	if (extra >= 0)
-		posix_spawn_file_actions_adddup2(&fa, extra, 3);
-	r = posix_spawn(ret_pid, exe, &fa, &attr, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	if (r != 0) {
-		close(errfd);
-		return -r;
-	}
-	*ret_err = errfd;
-	return 0;
-}
-
-/* Waits for pid; 0 when it exited with a status in ok_mask (bit n: status n), else -EIO
- * with its first line of stderr in msg. Closes errfd. */
-static int wait_tool(pid_t pid, int errfd, unsigned ok_mask, const char *what, char *msg,
-		     size_t len)
-{
-	int status = 0;
-
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR) {
-			close(errfd);
-			snprintf(msg, len, "%s: waitpid: %m", what);
-			return -errno;
-		}
-	if (WIFEXITED(status) && WEXITSTATUS(status) < 32 &&
-	    (ok_mask & (1u << WEXITSTATUS(status)))) {
-		close(errfd);
-		return 0;
-	}
-	{
-		char out[400];
-		ssize_t n = pread(errfd, out, sizeof(out) - 1, 0);
-
-		close(errfd);
-		out[n > 0 ? n : 0] = '\0';
-		out[strcspn(out, "\n")] = '\0';
-		if (out[0])
-			snprintf(msg, len, "%s: %s", what, out);
-		else if (WIFEXITED(status))
-			snprintf(msg, len, "%s exited with status %d", what, WEXITSTATUS(status));
-		else
-			snprintf(msg, len, "%s killed by signal %d", what, WTERMSIG(status));
-	}
-	return -EIO;
-}
-
-static int run_tool(char *const argv[], int in, int out, unsigned ok_mask, char *msg, size_t len)
-{
-	pid_t pid;
-	int errfd, r;
-
-	r = spawn_tool(argv, in, out, -1, &pid, &errfd);
-	if (r < 0) {
-		snprintf(msg, len, "cannot run %s: %s", argv[0], strerror(-r));
-		return r;
-	}
-	return wait_tool(pid, errfd, ok_mask, argv[0], msg, len);
-}
-
 /* "4.1.1" from `criu --version`; "" when there is no criu. */
 static void criu_version(char *buf, size_t len)
 {
@@ -221,7 +98,7 @@ static void criu_version(char *buf, size_t len)
 	buf[0] = '\0';
 	if (fd < 0)
 		return;
-	if (run_tool(argv, -1, fd, 1, msg, sizeof(msg)) == 0 &&
+	if (fs_tool_run(argv, -1, fd, 1, msg, sizeof(msg)) == 0 &&
 	    (n = pread(fd, out, sizeof(out) - 1, 0)) > 0) {
 		char *v;
 
@@ -622,7 +499,7 @@ static int in_check(json_t *req, struct ctr *probe, bool *need_template, struct 
 			return apierr_set(e, 409, "conflict",
 					  "container '%s' is already migrating here (%s)",
 					  probe->name, m->id);
-	if (ctr_path(probe, NULL, path, sizeof(path)) == 0 && path_exists(path))
+	if (ctr_path(probe, NULL, path, sizeof(path)) == 0 && fs_exists(path))
 		return apierr_set(e, 409, "conflict", "%s exists here", path);
 	for (struct ctr *o = ctrs; o; o = o->next) {
 		for (size_t a = 0; a < probe->net.n_addrs; a++)
@@ -873,7 +750,7 @@ static int untar(const char *tarfile, const char *dir, char *msg, size_t len)
 
 	snprintf(f, sizeof(f), "--file=%s", tarfile);
 	snprintf(c, sizeof(c), "--directory=%s", dir);
-	return run_tool(argv, -1, -1, 1, msg, len);
+	return fs_tool_run(argv, -1, -1, 1, msg, len);
 }
 
 static void h_template(struct request *r, struct mig_in *m)
@@ -1055,7 +932,7 @@ static void h_restore(struct request *r, struct mig_in *m, const char *body, siz
 		    rename(upper, cupper) < 0 ||
 		    fs_write_atomic(fd, "config.json", s, strlen(s), 0600) < 0) {
 			reply_error(r, 500, "internal", "cannot set up %s: %m", cdir);
-			if (path_exists(cupper))
+			if (fs_exists(cupper))
 				rename(cupper, upper);
 			fs_rm_rf(cdir);
 			return;
@@ -1094,7 +971,7 @@ static void h_restore(struct request *r, struct mig_in *m, const char *body, siz
 	return;
 undo:
 	/* The source still has everything: only this host's traces go. */
-	if (path_exists(cupper))
+	if (fs_exists(cupper))
 		rename(cupper, upper);
 	fs_rm_rf(cdir);
 }
@@ -1502,7 +1379,7 @@ static int w_send_tar(struct worker *w, const char *dir, int listfd, const char 
 	snprintf(c, sizeof(c), "--directory=%s", dir);
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return apierr_set(&w->e, 500, "internal", "pipe: %m");
-	r = spawn_tool(listfd >= 0 ? argv : argv_all, -1, p[1], listfd, &pid, &errfd);
+	r = fs_tool_spawn(listfd >= 0 ? argv : argv_all, -1, p[1], listfd, &pid, &errfd);
 	close(p[1]);
 	if (r < 0) {
 		close(p[0]);
@@ -1511,7 +1388,7 @@ static int w_send_tar(struct worker *w, const char *dir, int listfd, const char 
 	r = w_put_stream(w, blob, p[0], ret_bytes, phase);
 	close(p[0]);
 	/* Status 1: a file changed while read; while running the next round catches it. */
-	if (wait_tool(pid, errfd, final ? 1 | 2 : 1 | 2, "tar", msg, sizeof(msg)) < 0 && r == 0)
+	if (fs_tool_wait(pid, errfd, final ? 1 | 2 : 1 | 2, "tar", msg, sizeof(msg)) < 0 && r == 0)
 		r = apierr_set(&w->e, 500, "internal", "%s", msg);
 	return r;
 }
