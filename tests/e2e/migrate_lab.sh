@@ -91,7 +91,7 @@ ok $rc "ctctl migrate cnt hostb"
 [ $rc -eq 0 ] || sed 's/^/#   /' "$LAB/migrate.err"
 like "$out" "migrated to https://$IP_B:$PORT" "it says where the container went"
 like "$out" "frozen:" "it reports the freeze time"
-like "$(cat "$LAB/migrate.err")" "upper" "it showed its progress while it ran"
+like "$(cat "$LAB/migrate.err")" "cnt: " "it showed its progress while it ran"
 while IFS= read -r l; do diag "$l"; done <<<"$out"
 is "$(ctl b --json info cnt 2>/dev/null | json 'j["state"]')" running "cnt runs on B"
 ctl a info cnt >/dev/null 2>&1
