@@ -684,7 +684,7 @@ int cgroup_devices_dirfd(cgroup_handle *cg)
  * longer join it ("no internal processes"), so exec'd processes get a leaf of their own. */
 static int chown_delegated(int dfd, const char *where, uid_t uid, gid_t gid, ct_error *err);
 
-static int v2_join_fd(cgroup_handle *cg, ct_error *err)
+static int v2_join_fd(cgroup_handle *cg, bool force_leaf, ct_error *err)
 {
 	char enabled[256];
 	int r;
@@ -693,12 +693,14 @@ static int v2_join_fd(cgroup_handle *cg, ct_error *err)
 		return cg->fd2;
 	if (cg->fdx >= 0)
 		return cg->fdx;
-	r = read_file_at(cg->fdp, "cgroup.subtree_control", enabled, sizeof(enabled));
-	if (r < 0)
-		return ct_errno(err, r, "cannot read cgroup.subtree_control of %s/%s", cg->path,
-				CG_PAYLOAD);
-	if (!enabled[0])
-		return cg->fdp;
+	if (!force_leaf) {
+		r = read_file_at(cg->fdp, "cgroup.subtree_control", enabled, sizeof(enabled));
+		if (r < 0)
+			return ct_errno(err, r, "cannot read cgroup.subtree_control of %s/%s",
+					cg->path, CG_PAYLOAD);
+		if (!enabled[0])
+			return cg->fdp;
+	}
 	if (mkdirat(cg->fdp, CG_EXEC_LEAF, 0755) < 0 && errno != EEXIST)
 		return ct_errno(err, -errno, "cannot create cgroup %s/%s/%s", cg->path, CG_PAYLOAD,
 				CG_EXEC_LEAF);
@@ -720,7 +722,14 @@ int cgroup_dirfd(cgroup_handle *cg)
 {
 	if (cg->mode != CT_CGROUP_V2)
 		return -EOPNOTSUPP;
-	return v2_join_fd(cg, NULL);
+	return v2_join_fd(cg, false, NULL);
+}
+
+int cgroup_exec_leaf_fd(cgroup_handle *cg)
+{
+	if (cg->mode != CT_CGROUP_V2)
+		return -EOPNOTSUPP;
+	return v2_join_fd(cg, true, NULL);
 }
 
 /* ---- user namespace delegation ---- */
@@ -1106,11 +1115,18 @@ int cgroup_attach(cgroup_handle *cg, pid_t pid, ct_error *err)
 	snprintf(buf, sizeof(buf), "%d", (int)pid);
 	/* cgroup.procs moves the whole thread group; libcgroup would write v1 "tasks" */
 	if (cg->mode == CT_CGROUP_V2) {
-		int dfd = v2_join_fd(cg, err);
+		int dfd = v2_join_fd(cg, false, err);
 
 		if (dfd < 0)
 			return dfd;
 		r = write_file_at(dfd, "cgroup.procs", buf);
+		if (r == -EBUSY && dfd == cg->fdp) {
+			/* payload stopped being a leaf since we looked (systemd inside) */
+			dfd = v2_join_fd(cg, true, err);
+			if (dfd < 0)
+				return dfd;
+			r = write_file_at(dfd, "cgroup.procs", buf);
+		}
 		if (r < 0)
 			return ct_errno(err, r, "cannot move pid %d into cgroup %s%s", (int)pid,
 					cg->path, dfd == cg->fd2 ? "" : "/" CG_PAYLOAD "/...");

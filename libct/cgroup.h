@@ -27,6 +27,9 @@ void cgroup_handle_free(cgroup_handle *cg);
 /* v2 only: an O_PATH|O_DIRECTORY fd of the cgroup for clone3(CLONE_INTO_CGROUP); -EOPNOTSUPP
  * on v1. Owned by the handle. */
 int cgroup_dirfd(cgroup_handle *cg);
+/* v2 only: the exec leaf under payload, made now. For when payload stopped being a leaf
+ * between cgroup_dirfd() and the clone (systemd inside enabling controllers): EBUSY. */
+int cgroup_exec_leaf_fd(cgroup_handle *cg);
 /* User namespace: gives the container's root (host uid:gid) the part of its cgroup that it
  * may manage: v2 the payload directory, v1 the group in the controller-less hierarchies
  * (unified, name=systemd). The limits stay root's. */

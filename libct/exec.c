@@ -358,6 +358,12 @@ static int exec_start(ct_container *ct, const ct_exec_opts *o, bool pty, pid_t *
 
 	cgfd = cgroup_dirfd(ct->cg);
 	pid = ct_clone3(0, cgfd >= 0 ? cgfd : -1, &pidfd);
+	if (pid < 0 && cgfd >= 0 && errno == EBUSY) {
+		/* systemd inside enabled controllers in payload since cgroup_dirfd() looked:
+		 * payload is no leaf any more. Go to the exec leaf. */
+		cgfd = cgroup_exec_leaf_fd(ct->cg);
+		pid = ct_clone3(0, cgfd >= 0 ? cgfd : -1, &pidfd);
+	}
 	if (pid < 0 && cgfd >= 0 && (errno == EINVAL || errno == ENOSYS)) {
 		cgfd = -EBADF;
 		pid = ct_clone3(0, -1, &pidfd);
