@@ -35,6 +35,7 @@
 #include <net/if_arp.h>
 #include <netinet/if_ether.h>
 #include <netpacket/packet.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -327,6 +328,7 @@ struct mig_in {
 	char id[37];
 	char name[CT_NAME_MAX + 1];
 	char peer[65]; /* fingerprint of the source */
+	char peer_name[CT_NAME_MAX + 1]; /* its name in the trust store */
 	char dir[PATH_MAX];
 	char template_name[CT_NAME_MAX + 1];
 	bool restored;
@@ -622,6 +624,7 @@ static void h_prepare(struct request *r, const char *body, size_t len)
 	uuid(m->id);
 	snprintf(m->name, sizeof(m->name), "%s", name);
 	snprintf(m->peer, sizeof(m->peer), "%s", peer->fingerprint);
+	snprintf(m->peer_name, sizeof(m->peer_name), "%s", peer->name);
 	snprintf(m->template_name, sizeof(m->template_name), "%s",
 		 json_string_value(json_object_get(json_object_get(req, "template"), "name")));
 	m->touched_ms = mono_ms();
@@ -649,9 +652,21 @@ static void h_prepare(struct request *r, const char *body, size_t len)
 	ins = m;
 	log_info("migration %s: %s from %s (%.12s) prepared%s", m->id, name, peer->name,
 		 peer->fingerprint, need_template ? ", the template comes too" : "");
-	reply_json(r, 201,
-		   json_pack("{s:s, s:s, s:b, s:o}", "id", m->id, "name", m->name,
-			     "need_template", need_template, "features", features_json()));
+	{
+		/* This host's certificate: the source's page server (post-copy) trusts it for
+		 * the connection this host's lazy-pages daemon makes. */
+		char crt[PATH_MAX];
+		_cleanup_free_ char *pem = NULL;
+		size_t plen = 0;
+
+		snprintf(crt, sizeof(crt), "%s/tls/server.crt", cfg.state_dir);
+		if (tls_read_file(crt, 64 * 1024, &pem, &plen) < 0)
+			pem = NULL;
+		reply_json(r, 201,
+			   json_pack("{s:s, s:s, s:b, s:o, s:s?}", "id", m->id, "name", m->name,
+				     "need_template", need_template, "features", features_json(),
+				     "certificate", pem));
+	}
 }
 
 static const char *const blobs[] = {"template", "upper", "images", NULL};
@@ -875,6 +890,13 @@ static unsigned announce(const struct ctr *c)
 	return n;
 }
 
+/* ct_restore_opts.resume_cb: the addresses announced before the processes run again (in
+ * the restoring child; announce() only reads the container's config). */
+static void announce_early(void *data)
+{
+	announce(data);
+}
+
 static void h_restore(struct request *r, struct mig_in *m, const char *body, size_t len)
 {
 	_cleanup_json_ json_t *req = parse_obj(r, body, len);
@@ -884,11 +906,43 @@ static void h_restore(struct request *r, struct mig_in *m, const char *body, siz
 	struct apierr e;
 	struct ctr *c, *probe;
 	json_t *lazy, *j;
-	uint64_t t0 = mono_us();
+	uint64_t t0 = mono_us(), t_resumed = 0;
 	unsigned announced;
+	char crt[PATH_MAX], key[PATH_MAX], peer_crt[PATH_MAX];
 
 	if (!req)
 		return;
+	lazy = json_object_get(req, "lazy");
+	if (lazy) {
+		/* Post-copy: this host's lazy-pages daemon connects to the source's page server,
+		 * over TLS, each side trusting the other's host certificate. */
+		const char *a = json_string_value(json_object_get(lazy, "address"));
+		json_int_t port = json_integer_value(json_object_get(lazy, "port"));
+		uint8_t buf[16];
+
+		if (!json_is_object(lazy) || !a ||
+		    (inet_pton(AF_INET, a, buf) != 1 && inet_pton(AF_INET6, a, buf) != 1) ||
+		    port < 1 || port > 65535) {
+			reply_error(r, 400, "invalid_argument",
+				    "lazy must be {\"address\": IP, \"port\": 1-65535}");
+			return;
+		}
+		snprintf(crt, sizeof(crt), "%s/tls/server.crt", cfg.state_dir);
+		snprintf(key, sizeof(key), "%s/tls/server.key", cfg.state_dir);
+		if (snprintf(peer_crt, sizeof(peer_crt), "%s/tls/trusted/%s.crt", cfg.state_dir,
+			     m->peer_name) >= (int)sizeof(peer_crt) ||
+		    !fs_exists(peer_crt)) {
+			reply_error(r, 409, "conflict",
+				    "the source's certificate is no longer trusted here");
+			return;
+		}
+		opts.flags = CT_RESTORE_LAZY_PAGES;
+		opts.lazy_addr = a;
+		opts.lazy_port = (int)port;
+		opts.tls_cert = crt;
+		opts.tls_key = key;
+		opts.tls_peer_cert = peer_crt;
+	}
 	if (m->restored) {
 		reply_error(r, 409, "conflict", "migration %s is restored already", m->id);
 		return;
@@ -945,12 +999,8 @@ static void h_restore(struct request *r, struct mig_in *m, const char *body, siz
 	}
 	ctr_link(c);
 	opts.dir = images;
-	lazy = json_object_get(req, "lazy");
-	if (json_is_object(lazy)) {
-		opts.flags = CT_RESTORE_LAZY_PAGES;
-		opts.lazy_addr = json_string_value(json_object_get(lazy, "address"));
-		opts.lazy_port = (int)json_integer_value(json_object_get(lazy, "port"));
-	}
+	opts.resume_cb = announce_early;
+	opts.resume_data = c;
 	e.status = 0;
 	if (template_ensure(c->template_name, &e) < 0 || ctr_launch(c, &opts, &e) < 0) {
 		log_warn("migration %s: restore of %s failed: %s", m->id, m->name, e.message);
@@ -959,14 +1009,36 @@ static void h_restore(struct request *r, struct mig_in *m, const char *body, siz
 		reply_apierr(r, &e);
 		goto undo;
 	}
-	m->restored = true;
+	t_resumed = mono_us();
 	announced = announce(c);
-	log_info("migration %s: %s runs here (restored in %.1f ms, %u address(es) announced)",
-		 m->id, m->name, ms(mono_us() - t0), announced);
+	if (lazy) {
+		/* It runs; its memory follows. Until the last page is here, the source keeps its
+		 * frozen copy: a transfer that fails ends this copy, and that one resumes. The
+		 * loop waits (a dead peer fails the connection within seconds: keepalive). */
+		ct_error err = {0};
+
+		if (ct_container_lazy_wait(c->ct, 30 * 60 * 1000, &err) < 0) {
+			log_warn("migration %s: post-copy of %s failed: %s; it goes on at the "
+				 "source",
+				 m->id, m->name, err.msg);
+			if (ct_container_kill_all(c->ct, &err) < 0)
+				log_warn("container %s: %s", m->name, err.msg);
+			ctr_finished(c);
+			ctr_unlink(c);
+			ctr_free(c);
+			reply_error(r, 502, "destination_unreachable",
+				    "post-copy failed at the destination: %s", err.msg);
+			goto undo;
+		}
+	}
+	m->restored = true;
+	log_info("migration %s: %s runs here (resumed after %.1f ms%s, %u address(es) announced)",
+		 m->id, m->name, ms(t_resumed - t0), lazy ? ", every page here" : "", announced);
 	events_emit("container-migrated-in", c->name,
-		    json_pack("{s:s, s:f}", "migration", m->id, "restore_ms", ms(mono_us() - t0)));
+		    json_pack("{s:s, s:f}", "migration", m->id, "restore_ms", ms(t_resumed - t0)));
 	j = ctr_to_json(c);
-	json_object_set_new(j, "restore_ms", json_real(ms(mono_us() - t0)));
+	json_object_set_new(j, "restore_ms", json_real(ms(t_resumed - t0)));
+	json_object_set_new(j, "lazy_ms", json_real(ms(mono_us() - t_resumed)));
 	reply_json(r, 200, j);
 	return;
 undo:
@@ -1537,6 +1609,92 @@ static const char *strategy_pick(const char *want, const struct migrate_args *a,
 	return "stop-and-copy";
 }
 
+/* One line from the loop on the command pipe (its answers to "dump"), parsed; NULL when
+ * the loop went away. */
+static json_t *w_answer(int fd)
+{
+	char line[1024];
+	size_t n = 0;
+
+	while (n < sizeof(line) - 1) {
+		ssize_t k = read(fd, line + n, 1);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0 || line[n] == '\n')
+			break;
+		n++;
+	}
+	line[n] = '\0';
+	return json_loads(line, 0, NULL);
+}
+
+/* Post-copy: a port for this host's page server on the address the destination reached us
+ * from (CRIU binds it again right after; SO_REUSEADDR). */
+static int w_free_port(const char *ip)
+{
+	struct sockaddr_storage ss = {0};
+	socklen_t sl;
+	int fd, port = -1;
+
+	if (strchr(ip, ':')) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		if (inet_pton(AF_INET6, ip, &s6->sin6_addr) != 1)
+			return -1;
+		sl = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		if (inet_pton(AF_INET, ip, &s4->sin_addr) != 1)
+			return -1;
+		sl = sizeof(*s4);
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&ss, sl) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+		port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+						      : ((struct sockaddr_in *)&ss)->sin_port);
+	close(fd);
+	return port;
+}
+
+/* Post-copy, when the destination will not connect (its restore failed): a connection that
+ * fails the TLS handshake ends the page server's wait, the dump fails and CRIU resumes the
+ * container here. Harmless when the page server is gone already. */
+static void w_poke_page_server(const char *ip, int port)
+{
+	struct sockaddr_storage ss = {0};
+	socklen_t sl;
+	int fd;
+
+	if (strchr(ip, ':')) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		inet_pton(AF_INET6, ip, &s6->sin6_addr);
+		sl = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		inet_pton(AF_INET, ip, &s4->sin_addr);
+		sl = sizeof(*s4);
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (connect(fd, (struct sockaddr *)&ss, sl) == 0)
+		(void)!write(fd, "\0\0\0\0\0\0\0\0", 8);
+	close(fd);
+}
+
 static void w_abort_remote(struct worker *w)
 {
 	char path[128];
@@ -1560,8 +1718,11 @@ static int worker_main(struct migrate_args *a, int pipe_fd)
 	json_t *resp = NULL, *req;
 	const char *strategy;
 	char hash[65] = "", path[256], tdir[PATH_MAX];
+	char lazy_ip[INET6_ADDRSTRLEN + 1] = "", lazy_cert[PATH_MAX] = "";
+	int lazy_port = 0;
+	bool lazy = false;
 	uint64_t t0 = mono_us(), t_freeze = 0, t_resumed = 0, bytes, last = UINT64_MAX;
-	double restore_ms = 0;
+	double restore_ms = 0, lazy_ms = 0;
 	int r;
 
 	snprintf(w.base, sizeof(w.base), "%s", a->url);
@@ -1628,8 +1789,33 @@ static int worker_main(struct migrate_args *a, int pipe_fd)
 	strategy = strategy_pick(a->strategy, a, json_object_get(resp, "features"), &w.e);
 	if (!strategy)
 		goto fail;
-	/* The lazy and iterative dumps are not driven from here yet. */
-	if (strcmp(strategy, "stop-and-copy") != 0) {
+	if (!strcmp(strategy, "post-copy")) {
+		/* The destination pulls the pages from a page server here, on the address it
+		 * reached us from, over TLS with both hosts' certificates. */
+		const char *pem = json_string_value(json_object_get(resp, "certificate"));
+		char *ip = NULL;
+		size_t dl = strlen(a->images);
+
+		while (dl && a->images[dl - 1] != '/')
+			dl--;
+		snprintf(lazy_cert, sizeof(lazy_cert), "%.*speer.crt", (int)dl, a->images);
+		if (curl_easy_getinfo(w.h, CURLINFO_LOCAL_IP, &ip) != CURLE_OK || !ip ||
+		    snprintf(lazy_ip, sizeof(lazy_ip), "%s", ip) >= (int)sizeof(lazy_ip) ||
+		    (lazy_port = w_free_port(lazy_ip)) <= 0 || !pem ||
+		    tls_write_file(lazy_cert, pem, strlen(pem), 0600) < 0) {
+			if (strcmp(a->strategy, "auto") != 0) {
+				apierr_set(&w.e, 500, "internal",
+					   "post-copy: no page server address here, or no "
+					   "certificate from the destination");
+				goto fail;
+			}
+			log_info("migration of %s: post-copy cannot be set up; stop-and-copy",
+				 a->name);
+			strategy = "stop-and-copy";
+		}
+	}
+	/* The iterative dumps are not driven from here yet. */
+	if (!strcmp(strategy, "pre-copy")) {
 		if (strcmp(a->strategy, "auto") != 0) {
 			apierr_set(&w.e, 501, "not_implemented", "strategy %s is not implemented yet",
 				   strategy);
@@ -1665,27 +1851,24 @@ static int worker_main(struct migrate_args *a, int pipe_fd)
 	}
 
 	/* 4. Freeze: dump (CRIU kills the processes after it), the final delta, the images,
-	 * the restore there. */
-	w_progress(&w, "dump", "checkpointing");
+	 * the restore there. Post-copy: the dump leaves the memory out and waits, frozen,
+	 * with a page server, while the final delta and the images go and the destination
+	 * resumes the container and pulls its pages; the dump ends when the last page is
+	 * there (the container is gone here) or fails when the transfer does (CRIU resumes it
+	 * here). */
+	lazy = !strcmp(strategy, "post-copy");
+	w_progress(&w, "dump", lazy ? "checkpointing (post-copy)" : "checkpointing");
 	t_freeze = mono_us();
-	w_say(&w, json_pack("{s:s}", "type", "dump"));
+	if (lazy)
+		w_say(&w, json_pack("{s:s, s:{s:s, s:i, s:s}}", "type", "dump", "lazy", "address",
+				    lazy_ip, "port", lazy_port, "peer_cert", lazy_cert));
+	else
+		w_say(&w, json_pack("{s:s}", "type", "dump"));
 	{
-		/* The loop dumps (it owns the container's handle) and answers one line. */
-		char line[1024];
-		size_t n = 0;
-		json_t *ans;
+		/* The loop dumps (it owns the container's handle) and answers one line; a lazy
+		 * dump answers "ready" first and its result at the end. */
+		json_t *ans = w_answer(a->cmd);
 
-		while (n < sizeof(line) - 1) {
-			ssize_t k = read(a->cmd, line + n, 1);
-
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k <= 0 || line[n] == '\n')
-				break;
-			n++;
-		}
-		line[n] = '\0';
-		ans = json_loads(line, 0, NULL);
 		if (!json_is_true(json_object_get(ans, "ok"))) {
 			apierr_set(&w.e, (unsigned)json_integer_value(json_object_get(ans, "status"))
 						 ?: 500,
@@ -1699,21 +1882,80 @@ static int worker_main(struct migrate_args *a, int pipe_fd)
 			(uint64_t)json_integer_value(json_object_get(ans, "pages_written"));
 		json_decref(ans);
 	}
-	w.dumped = true;
-	w_say(&w, json_pack("{s:s}", "type", "dumped"));
+	if (!lazy) {
+		w.dumped = true;
+		w_say(&w, json_pack("{s:s}", "type", "dumped"));
+	}
 	w_progress(&w, "final-upper", "final upper dir delta");
-	if (w_upper_round(&w, a->upper, &man, true, &bytes) < 0)
+	r = w_upper_round(&w, a->upper, &man, true, &bytes);
+	if (r == 0) {
+		w.bytes_disk += bytes;
+		w_progress(&w, "images", "sending the images");
+		r = w_send_tar(&w, a->images, -1, "images", &w.bytes_mem, true, "images");
+	}
+	if (r < 0) {
+		if (lazy) {
+			/* Nothing runs there yet: the dump fails, the container resumes here. */
+			json_t *ans;
+
+			w_say(&w, json_pack("{s:s}", "type", "abort"));
+			ans = w_answer(a->cmd);
+			json_decref(ans);
+		}
 		goto fail;
-	w.bytes_disk += bytes;
-	w_progress(&w, "images", "sending the images");
-	if (w_send_tar(&w, a->images, -1, "images", &w.bytes_mem, true, "images") < 0)
-		goto fail;
-	w_progress(&w, "restore", "restoring at the destination");
+	}
+	if (lazy)
+		w_say(&w, json_pack("{s:s}", "type", "go"));
+	w_progress(&w, "restore", lazy ? "resuming at the destination; memory follows"
+				       : "restoring at the destination");
 	snprintf(path, sizeof(path), "/%s/restore", w.id);
 	w.restore_sent = true;
-	if (w_json(&w, "POST", path, json_object(), 300, &resp) < 0)
+	if (lazy) {
+		json_t *body = json_pack("{s:{s:s, s:i}}", "lazy", "address", lazy_ip, "port",
+					 lazy_port);
+		json_t *ans;
+		struct apierr keep;
+
+		r = w_json(&w, "POST", path, body, 35 * 60, &resp);
+		keep = w.e;
+		if (r < 0)
+			w_poke_page_server(lazy_ip, lazy_port);
+		/* The dump's outcome decides where the container lives: every page served
+		 * (there) or the transfer failed (here again). */
+		ans = w_answer(a->cmd);
+		if (!json_is_true(json_object_get(ans, "ok"))) {
+			json_decref(ans);
+			if (r == 0)
+				log_error("migration of %s: the destination reports success but "
+					  "the dump here failed",
+					  a->name);
+			w.e = keep;
+			if (r == 0)
+				apierr_set(&w.e, 500, "internal", "post-copy: the dump failed");
+			w.restore_sent = false; /* it resumed here: nothing to ask there */
+			goto fail;
+		}
+		st.frozen_us = (uint64_t)json_integer_value(json_object_get(ans, "frozen_us"));
+		st.pages_written =
+			(uint64_t)json_integer_value(json_object_get(ans, "pages_written"));
+		st.pages_lazy = (uint64_t)json_integer_value(json_object_get(ans, "pages_lazy"));
+		w.bytes_mem += st.pages_lazy * 4096;
+		json_decref(ans);
+		w.dumped = true;
+		w_say(&w, json_pack("{s:s}", "type", "dumped"));
+		if (r < 0) {
+			/* Every page went there, so it runs there; only the answer is lost. */
+			w.e = keep;
+			w_say(&w, json_pack("{s:s, s:s}", "type", "remote-running", "message",
+					    keep.message));
+			manifest_free(&man);
+			return 3;
+		}
+		lazy_ms = json_real_value(json_object_get(resp, "lazy_ms"));
+	} else if (w_json(&w, "POST", path, json_object(), 300, &resp) < 0) {
 		goto fail;
-	t_resumed = mono_us();
+	}
+	t_resumed = mono_us() - (uint64_t)(lazy_ms * 1000);
 	restore_ms = json_real_value(json_object_get(resp, "restore_ms"));
 	json_decref(TAKE_PTR(resp));
 	/* It runs there: the staging area there can go. */
@@ -1722,14 +1964,15 @@ static int worker_main(struct migrate_args *a, int pipe_fd)
 		log_warn("migration of %s: %s", a->name, w.e.message);
 	manifest_free(&man);
 	w_say(&w, json_pack("{s:s, s:{s:s, s:s, s:s, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:i, "
-			    "s:I}}",
+			    "s:I, s:I, s:f}}",
 			    "type", "done", "result", "container", a->name, "remote", w.base,
 			    "strategy", strategy, "total_ms", ms(mono_us() - t0), "freeze_ms",
 			    ms(t_resumed - t_freeze), "criu_frozen_ms", ms(st.frozen_us),
 			    "restore_ms", restore_ms, "memory_bytes", (json_int_t)w.bytes_mem,
 			    "disk_bytes", (json_int_t)w.bytes_disk, "template_bytes",
 			    (json_int_t)w.bytes_template, "rounds", (int)w.rounds, "pages_written",
-			    (json_int_t)st.pages_written));
+			    (json_int_t)st.pages_written, "pages_lazy", (json_int_t)st.pages_lazy,
+			    "post_copy_ms", lazy_ms));
 	curl_slist_free_all(w.hdr_json);
 	curl_slist_free_all(w.hdr_bin);
 	curl_easy_cleanup(w.h);
@@ -1796,6 +2039,7 @@ struct mig_out {
 	char buf[16384];
 	size_t blen;
 	bool dumping, dumped, finished;
+	bool lazy; /* a post-copy dump: its images hold no memory, never restore from them */
 	char dir[PATH_MAX], images[PATH_MAX];
 	struct mig_out *next;
 };
@@ -1831,22 +2075,126 @@ static int out_restore_local(struct mig_out *m, struct apierr *e)
 	return 0;
 }
 
+static void out_answer(struct mig_out *m, json_t *ans)
+{
+	char *s = json_dumps(ans, JSON_COMPACT);
+
+	json_decref(ans);
+	if (s) {
+		size_t n = strlen(s);
+
+		s[n] = '\n'; /* replaces the NUL: written with its length */
+		if (write(m->cmd, s, n + 1) < 0)
+			log_warn("migration of %s: the worker went away: %m", m->name);
+		free(s);
+	}
+}
+
+/* Post-copy, called by CRIU's dump with the container frozen, its images (all but the
+ * memory) written and the page server listening: the worker sends the final upper delta
+ * and the images and says "go" (then the destination restores and connects) or "abort"
+ * (the dump fails here and CRIU resumes the container). Its progress lines are passed on
+ * meanwhile. */
+static void out_message(struct mig_out *m, json_t *j);
+
+static int ready_err(ct_error *err, int code, const char *msg)
+{
+	err->code = code;
+	snprintf(err->msg, sizeof(err->msg), "%s", msg);
+	return code;
+}
+
+static int out_ready(void *data, ct_error *err)
+{
+	struct mig_out *m = data;
+	uint64_t deadline = mono_ms() + 30 * 60 * 1000;
+
+	out_answer(m, json_pack("{s:b, s:b}", "ok", 1, "ready", 1));
+	for (;;) {
+		struct pollfd p[2] = {{.fd = m->rfd, .events = POLLIN},
+				      {.fd = m->pidfd, .events = POLLIN}};
+		uint64_t now = mono_ms();
+		char *nl;
+		int k;
+
+		while ((nl = memchr(m->buf, '\n', m->blen))) {
+			json_t *j = json_loadb(m->buf, (size_t)(nl - m->buf), 0, NULL);
+			const char *type = json_string_value(json_object_get(j, "type"));
+			int verdict = 0;
+
+			if (type && !strcmp(type, "go"))
+				verdict = 1;
+			else if (type && !strcmp(type, "abort"))
+				verdict = -1;
+			else if (type && !strcmp(type, "progress"))
+				out_message(m, j);
+			json_decref(j);
+			m->blen -= (size_t)(nl + 1 - m->buf);
+			memmove(m->buf, nl + 1, m->blen);
+			if (verdict > 0) {
+				/* The destination is about to take the addresses over: stop
+				 * answering for them here (put back if the dump fails). */
+				ct_error e = {0};
+
+				if (m->c && m->c->ct &&
+				    ct_container_net_proxy(m->c->ct, false, &e) < 0)
+					log_warn("container %s: %s", m->name, e.msg);
+				return 0;
+			}
+			if (verdict < 0)
+				return ready_err(err, -ECANCELED,
+						 "the migration stopped before the destination "
+						 "resumed");
+		}
+		if (now >= deadline)
+			return ready_err(err, -ETIMEDOUT, "the migration worker did not go on");
+		k = poll(p, 2, deadline - now < 60000 ? (int)(deadline - now) : 60000);
+		if (k < 0 && errno != EINTR)
+			return ready_err(err, -errno, "poll failed");
+		if (p[0].revents) {
+			ssize_t n = read(m->rfd, m->buf + m->blen, sizeof(m->buf) - 1 - m->blen);
+
+			if (n > 0)
+				m->blen += (size_t)n;
+			else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+				return ready_err(err, -EPIPE, "the migration worker went away");
+			if (m->blen == sizeof(m->buf) - 1)
+				m->blen = 0; /* a line that long is not ours */
+		} else if (p[1].revents) {
+			return ready_err(err, -EPIPE, "the migration worker died");
+		}
+	}
+}
+
 /* The worker is ready for the freeze: the dump runs here, in the loop, which owns the
  * container's handle (CRIU works while the loop waits, as for a checkpoint). CRIU kills the
  * processes after a successful dump; the container is then stopped here, restorable from the
- * images until the destination confirms. */
-static void out_dump(struct mig_out *m)
+ * images until the destination confirms (not after a post-copy dump: its memory is there). */
+static void out_dump(struct mig_out *m, json_t *j)
 {
 	struct ctr *c = m->c;
 	ct_checkpoint_opts opts = {.dir = m->images};
 	ct_checkpoint_stats st = {0};
 	ct_error err = {0};
-	json_t *ans;
-	char *s;
+	json_t *ans, *lazy = json_object_get(j, "lazy");
+	char crt[PATH_MAX], key[PATH_MAX];
 	int r;
 
 	ops_progress(m->op, "dump: checkpointing");
 	m->dumping = true;
+	if (lazy) {
+		m->lazy = true;
+		snprintf(crt, sizeof(crt), "%s/tls/server.crt", cfg.state_dir);
+		snprintf(key, sizeof(key), "%s/tls/server.key", cfg.state_dir);
+		opts.flags = CT_CKPT_LAZY_PAGES;
+		opts.page_server_addr = json_string_value(json_object_get(lazy, "address"));
+		opts.page_server_port = (int)json_integer_value(json_object_get(lazy, "port"));
+		opts.tls_cert = crt;
+		opts.tls_key = key;
+		opts.tls_peer_cert = json_string_value(json_object_get(lazy, "peer_cert"));
+		opts.ready_cb = out_ready;
+		opts.ready_data = m;
+	}
 	if (c->state != CTR_RUNNING || !c->ct) {
 		r = -ESRCH;
 		snprintf(err.msg, sizeof(err.msg), "container '%s' stopped meanwhile", c->name);
@@ -1855,6 +2203,13 @@ static void out_dump(struct mig_out *m)
 	}
 	if (r < 0) {
 		m->dumping = false;
+		if (m->lazy && c->ct) {
+			/* CRIU resumed it here: so are its addresses. */
+			ct_error e2 = {0};
+
+			if (ct_container_net_proxy(c->ct, true, &e2) < 0)
+				log_warn("container %s: %s", c->name, e2.msg);
+		}
 		ans = json_pack("{s:b, s:i, s:s}", "ok", 0, "status", r == -EOPNOTSUPP ? 422 : 500,
 				"message", "");
 		{
@@ -1870,19 +2225,11 @@ static void out_dump(struct mig_out *m)
 		if (ct_container_kill_all(c->ct, &err) < 0)
 			log_warn("container %s: %s", c->name, err.msg);
 		ctr_finished(c);
-		ans = json_pack("{s:b, s:I, s:I}", "ok", 1, "frozen_us", (json_int_t)st.frozen_us,
-				"pages_written", (json_int_t)st.pages_written);
+		ans = json_pack("{s:b, s:I, s:I, s:I}", "ok", 1, "frozen_us",
+				(json_int_t)st.frozen_us, "pages_written",
+				(json_int_t)st.pages_written, "pages_lazy", (json_int_t)st.pages_lazy);
 	}
-	s = json_dumps(ans, JSON_COMPACT);
-	json_decref(ans);
-	if (s) {
-		size_t n = strlen(s);
-
-		s[n] = '\n'; /* replaces the NUL: written with its length */
-		if (write(m->cmd, s, n + 1) < 0)
-			log_warn("migration of %s: the worker went away: %m", c->name);
-		free(s);
-	}
+	out_answer(m, ans);
 }
 
 static void out_message(struct mig_out *m, json_t *j)
@@ -1906,7 +2253,7 @@ static void out_message(struct mig_out *m, json_t *j)
 			    json_pack("{s:s, s:s, s:s, s:O}", "id", m->op, "op", "migrate", "state",
 				      "running", "progress", j));
 	} else if (!strcmp(type, "dump")) {
-		out_dump(m);
+		out_dump(m, j);
 	} else if (!strcmp(type, "done")) {
 		json_t *res = json_incref(json_object_get(j, "result"));
 
@@ -1932,7 +2279,10 @@ static void out_message(struct mig_out *m, json_t *j)
 		events_emit("container-migrated", m->name, json_incref(res));
 		ops_end(m->op, res, NULL);
 		fs_rm_rf(m->dir);
-	} else if (!strcmp(type, "remote-running")) {
+	} else if (!strcmp(type, "remote-running") ||
+		   (!strcmp(type, "failed") && m->lazy && m->dumped)) {
+		/* (A post-copy dump that served every page: it runs there, whatever failed
+		 * afterwards.) */
 		/* The restore answer was lost but the container runs there: as done, without
 		 * the figures. */
 		m->finished = true;
@@ -1966,7 +2316,12 @@ static void out_message(struct mig_out *m, json_t *j)
 				if (!strcmp(en, names[i]))
 					fe.error = names[i];
 		}
-		if (m->dumped || m->dumping) {
+		if (m->lazy && !m->dumped) {
+			size_t l = strlen(fe.message);
+
+			/* CRIU resumed it here when the transfer failed. */
+			snprintf(fe.message + l, sizeof(fe.message) - l, " (it keeps running here)");
+		} else if (m->dumped || m->dumping) {
 			if (unknown) {
 				apierr_set(&fe, 500, "unknown",
 					   "migration of '%s': the destination did not answer the "
@@ -2010,12 +2365,14 @@ static void out_read(struct mig_out *m)
 		while ((nl = memchr(m->buf, '\n', m->blen))) {
 			json_t *j = json_loadb(m->buf, (size_t)(nl - m->buf), 0, NULL);
 
+			/* Consumed before it is handled: a post-copy dump (out_ready) reads
+			 * further lines into the same buffer. */
+			m->blen -= (size_t)(nl + 1 - m->buf);
+			memmove(m->buf, nl + 1, m->blen);
 			if (j) {
 				out_message(m, j);
 				json_decref(j);
 			}
-			m->blen -= (size_t)(nl + 1 - m->buf);
-			memmove(m->buf, nl + 1, m->blen);
 		}
 		if (m->blen == sizeof(m->buf) - 1)
 			m->blen = 0; /* a line that long is not ours */
@@ -2035,7 +2392,12 @@ static void on_worker_exit(struct loop_source *s, uint32_t events)
 
 		apierr_set(&fe, 500, "internal", "migration of '%s': the worker died (status %d)",
 			   m->name, status);
-		if (m->dumping && m->c) {
+		if (m->lazy) {
+			/* A post-copy dump resumed the container here when it failed, and
+			 * served all its memory there when it did not: nothing to restore. */
+			snprintf(extra, sizeof(extra), m->dumped ? "; it runs at the destination"
+								 : "; it runs here");
+		} else if (m->dumping && m->c) {
 			struct apierr e;
 
 			if (out_restore_local(m, &e) < 0)
@@ -2155,6 +2517,7 @@ void migrate_api(struct request *r, struct ctr *c, const char *body, size_t len)
 		o.flags = CT_CKPT_LAZY_PAGES;
 		o.page_server_addr = "0.0.0.0";
 		o.page_server_port = 1;
+		o.ready_cb = out_ready; /* only checked for, not called */
 		a.lazy_ok = ct_container_checkpoint_check(c->ct, &o, &err) == 0;
 		o.flags = CT_CKPT_PRE_DUMP | CT_CKPT_LEAVE_RUNNING;
 		a.predump_ok = ct_container_checkpoint_check(c->ct, &o, &err) == 0;
@@ -2186,6 +2549,8 @@ void migrate_api(struct request *r, struct ctr *c, const char *body, size_t len)
 	}
 	close(p[1]);
 	close(cp[0]);
+	/* The loop reads progress lines only between its own work: room for all of them. */
+	fcntl(p[0], F_SETPIPE_SZ, 1 << 20);
 	m->cmd = cp[1];
 	json_decref(a.config);
 	m->pid = pid;

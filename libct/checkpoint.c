@@ -663,6 +663,8 @@ CT_EXPORT int ct_container_checkpoint_check(ct_container *ct, const ct_checkpoin
 		return ct_err(err, -EINVAL, "post-copy needs a page server address and port");
 	if ((opts->flags & CT_CKPT_LAZY_PAGES) && !opts->ready_cb)
 		return ct_err(err, -EINVAL, "a post-copy dump needs a ready callback");
+	if (opts->tls_cert && (!opts->tls_key || !opts->tls_peer_cert))
+		return ct_err(err, -EINVAL, "TLS needs a certificate, its key and the peer's");
 
 	r = criu_version_check(err);
 	if (r < 0)
@@ -1464,6 +1466,11 @@ CT_EXPORT int ct_container_checkpoint(ct_container *ct, const ct_checkpoint_opts
 
 	if (opts->flags & CT_CKPT_LAZY_PAGES)
 		criu_local_set_lazy_pages(o, true);
+	if (opts->tls_cert && criu_local_set_tls(o, opts->tls_peer_cert, opts->tls_cert,
+						 opts->tls_key, true) < 0) {
+		r = ct_err(err, -ENOMEM, "out of memory");
+		goto out;
+	}
 	if (opts->frozen_cb || opts->ready_cb)
 		criu_local_set_notify_cb(o, dump_notify);
 
@@ -1525,9 +1532,17 @@ static int lazy_daemon_start(const ct_restore_opts *opts, const char *yard, pid_
 		int fd = fcntl(sv[1], F_DUPFD, 3);
 
 		ct_snprintf(status_fd, sizeof(status_fd), "%d", fd);
-		execlp(criu_binary(), "criu", "lazy-pages", "--page-server", "--address",
-		       opts->lazy_addr, "--port", port, "-D", opts->dir, "-W", yard, "-o",
-		       LAZY_LOG, "-v4", "--status-fd", status_fd, (char *)NULL);
+		if (opts->tls_cert)
+			execlp(criu_binary(), "criu", "lazy-pages", "--page-server", "--address",
+			       opts->lazy_addr, "--port", port, "-D", opts->dir, "-W", yard, "-o",
+			       LAZY_LOG, "-v4", "--status-fd", status_fd, "--tls", "--tls-cert",
+			       opts->tls_cert, "--tls-key", opts->tls_key, "--tls-cacert",
+			       opts->tls_peer_cert, "--tls-no-cn-verify",
+			       (char *)NULL);
+		else
+			execlp(criu_binary(), "criu", "lazy-pages", "--page-server", "--address",
+			       opts->lazy_addr, "--port", port, "-D", opts->dir, "-W", yard, "-o",
+			       LAZY_LOG, "-v4", "--status-fd", status_fd, (char *)NULL);
 		_exit(127);
 	}
 	close(sv[1]);
@@ -1573,6 +1588,7 @@ CT_EXPORT int ct_container_lazy_wait(ct_container *ct, int timeout_ms, ct_error 
 
 struct restore_ctx {
 	const ct_spec *spec;
+	const ct_restore_opts *opts;
 	bool net_empty;
 	bool net_done;
 	ct_error *err;
@@ -1595,6 +1611,10 @@ static int restore_notify(char *action, criu_notify_arg_t na)
 	/* init is our child (rst_sibling) even if the restore fails: remember it to reap it */
 	if (pid > 0)
 		rc->pid = pid;
+	if (strcmp(action, "pre-resume") == 0 && rc->opts && rc->opts->resume_cb) {
+		rc->opts->resume_cb(rc->opts->resume_data);
+		return 0;
+	}
 	if (strcmp(action, "setup-namespaces") != 0 || !rc->net_empty)
 		return 0;
 	if (pid <= 0) {
@@ -1936,7 +1956,7 @@ CT_EXPORT int ct_container_restore(const ct_spec *s, const ct_restore_opts *opts
 				   ct_container **ret, ct_error *err)
 {
 	_cleanup_close_ int dirfd = -EBADF, mntns = -EBADF, cwd = -EBADF, pidfd = -EBADF;
-	struct restore_ctx rc = {.spec = s, .err = err};
+	struct restore_ctx rc = {.spec = s, .opts = opts, .err = err};
 	struct container_root cr;
 	struct ckpt_meta *meta = NULL;
 	cgroup_handle *cg = NULL;
@@ -1951,6 +1971,8 @@ CT_EXPORT int ct_container_restore(const ct_spec *s, const ct_restore_opts *opts
 	if ((opts->flags & CT_RESTORE_LAZY_PAGES) && (!opts->lazy_addr || opts->lazy_port <= 0 ||
 						     opts->lazy_port > 65535))
 		return ct_err(err, -EINVAL, "a post-copy restore needs the page server's address");
+	if (opts->tls_cert && (!opts->tls_key || !opts->tls_peer_cert))
+		return ct_err(err, -EINVAL, "TLS needs a certificate, its key and the peer's");
 	r = ct_spec_validate(s, err);
 	if (r < 0)
 		return r;

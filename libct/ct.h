@@ -389,6 +389,11 @@ int ct_container_set_security(ct_container *ct, const ct_spec *spec, ct_error *e
 /* Live changes: take effect at once, in the container and on the host. */
 int ct_container_net_addr_add(ct_container *ct, const ct_net_addr *addr, ct_error *err);
 int ct_container_net_addr_del(ct_container *ct, const ct_net_addr *addr, ct_error *err);
+/* Routed mode with an uplink: whether this host answers ARP/NDP for the container's
+ * addresses there (its proxy entries). A migration withdraws them when another host takes
+ * the addresses over while this copy still exists, and puts them back if it stays. No-op
+ * in other modes. */
+int ct_container_net_proxy(ct_container *ct, bool on, ct_error *err);
 int ct_container_net_set_rate(ct_container *ct, uint64_t rate_bps, ct_error *err);
 
 typedef struct ct_net_stats {
@@ -435,6 +440,9 @@ typedef struct ct_checkpoint_opts {
 	 * rounds to a remote host); with CT_CKPT_LAZY_PAGES the dump serves them there. */
 	const char *page_server_addr;
 	int page_server_port;
+	/* TLS on the page server's connection (mutual): this host's certificate and key, and
+	 * the peer's certificate, trusted as it is (no CA, no name check). NULL: plain TCP. */
+	const char *tls_cert, *tls_key, *tls_peer_cert;
 	/* Called while the container's processes are frozen, after their state is dumped and
 	 * before they are resumed (CT_CKPT_LEAVE_RUNNING) or killed: the moment to copy the
 	 * overlay's upper directory so that it matches the memory image (a checkpoint's
@@ -488,6 +496,15 @@ typedef struct ct_restore_opts {
 	unsigned flags;	 /* CT_RESTORE_* */
 	const char *lazy_addr; /* CT_RESTORE_LAZY_PAGES: the dumping side's page server */
 	int lazy_port;
+	/* TLS to that page server, as in ct_checkpoint_opts; NULL: plain TCP. */
+	const char *tls_cert, *tls_key, *tls_peer_cert;
+	/* Called once everything is restored, just before the processes run again: the moment
+	 * for a migration to announce the addresses (gratuitous ARP), so that the first reply
+	 * of a resumed connection does not go to the old host. Runs in a child process of the
+	 * caller (which forked it for the restore): it must not touch the caller's state. Its
+	 * result is ignored. NULL: none. */
+	void (*resume_cb)(void *data);
+	void *resume_data;
 } ct_restore_opts;
 
 /* Restores a container from images, with the root, cgroup (limits), network, user

@@ -841,6 +841,35 @@ out:
 	return r;
 }
 
+CT_EXPORT int ct_container_net_proxy(ct_container *ct, bool on, ct_error *err)
+{
+	struct nl host = { 0 };
+	struct nl_link up;
+	int r = 0;
+
+	if (ct->net.mode != CT_NET_ROUTED || !ct->net.uplink[0] || !ct->net.n_addrs)
+		return 0;
+	r = nl_open(&host, NETLINK_ROUTE, -1, err);
+	if (r < 0)
+		return r;
+	r = nl_link_get(&host, ct->net.uplink, &up, err);
+	for (size_t i = 0; r == 0 && i < ct->net.n_addrs; i++) {
+		ct_error e;
+		int q;
+
+		if (on) {
+			r = proxy_change(&host, RTM_NEWNEIGH, up.index, ct->net.uplink,
+					 &ct->net.addrs[i], err);
+		} else {
+			q = proxy_change(&host, RTM_DELNEIGH, up.index, ct->net.uplink,
+					 &ct->net.addrs[i], &e);
+			r = tolerate(q, -ENOENT, -ENOENT, &e, err);
+		}
+	}
+	nl_close(&host);
+	return r;
+}
+
 static ssize_t find_addr(const ct_net_config *net, const ct_net_addr *a)
 {
 	for (size_t i = 0; i < net->n_addrs; i++)
