@@ -890,6 +890,51 @@ static unsigned announce(const struct ctr *c)
 	return n;
 }
 
+/* Post-copy, destination: the container runs while CRIU's lazy-pages daemon still pulls its
+ * memory. The loop watches the daemon (a dup of its pidfd); when it ends badly the container
+ * here cannot go on (its missing pages are at the source, which resumes its own frozen copy
+ * when the transfer fails): it is killed and removed. */
+struct lazy_watch {
+	char name[CT_NAME_MAX + 1];
+	char mig[37];
+	int fd;
+	struct loop_source *src;
+	uint64_t t0;
+};
+
+static void on_lazy_done(struct loop_source *s, uint32_t events)
+{
+	struct lazy_watch *lw = s->data;
+	struct ctr *c = ctr_find(lw->name);
+	ct_error err = {0};
+	struct apierr e;
+
+	loop_remove(lw->src);
+	close(lw->fd);
+	if (c && c->ct && ct_container_lazy_pidfd(c->ct) >= 0) {
+		if (ct_container_lazy_wait(c->ct, 0, &err) == 0) {
+			log_info("migration %s: every page of %s is here (%.1f ms after it resumed)",
+				 lw->mig, lw->name, ms(mono_us() - lw->t0));
+		} else {
+			log_warn("migration %s: post-copy of %s failed: %s; the source resumes it, "
+				 "this copy goes",
+				 lw->mig, lw->name, err.msg);
+			for (struct mig_in *m = ins; m; m = m->next)
+				if (!strcmp(m->id, lw->mig))
+					m->restored = false;
+			if (ct_container_kill_all(c->ct, &err) < 0)
+				log_warn("container %s: %s", c->name, err.msg);
+			ctr_finished(c);
+			if (ops_destroy(c, &e) < 0)
+				log_error("container %s: cannot remove it: %s", lw->name, e.message);
+			events_emit("migration-failed", lw->name,
+				    json_pack("{s:s, s:s}", "migration", lw->mig, "reason",
+					      "post-copy transfer failed"));
+		}
+	}
+	free(lw);
+}
+
 /* ct_restore_opts.resume_cb: the addresses announced before the processes run again (in
  * the restoring child; announce() only reads the container's config). */
 static void announce_early(void *data)
@@ -1011,34 +1056,45 @@ static void h_restore(struct request *r, struct mig_in *m, const char *body, siz
 	}
 	t_resumed = mono_us();
 	announced = announce(c);
-	if (lazy) {
-		/* It runs; its memory follows. Until the last page is here, the source keeps its
-		 * frozen copy: a transfer that fails ends this copy, and that one resumes. The
-		 * loop waits (a dead peer fails the connection within seconds: keepalive). */
-		ct_error err = {0};
+	if (lazy && ct_container_lazy_pidfd(c->ct) >= 0) {
+		/* It runs; its memory follows (a dead peer fails the connection within seconds:
+		 * keepalive). */
+		struct lazy_watch *lw = calloc(1, sizeof(*lw));
 
-		if (ct_container_lazy_wait(c->ct, 30 * 60 * 1000, &err) < 0) {
-			log_warn("migration %s: post-copy of %s failed: %s; it goes on at the "
-				 "source",
-				 m->id, m->name, err.msg);
-			if (ct_container_kill_all(c->ct, &err) < 0)
-				log_warn("container %s: %s", m->name, err.msg);
-			ctr_finished(c);
-			ctr_unlink(c);
-			ctr_free(c);
-			reply_error(r, 502, "destination_unreachable",
-				    "post-copy failed at the destination: %s", err.msg);
-			goto undo;
+		if (lw) {
+			snprintf(lw->name, sizeof(lw->name), "%s", c->name);
+			snprintf(lw->mig, sizeof(lw->mig), "%s", m->id);
+			lw->t0 = t_resumed;
+			lw->fd = fcntl(ct_container_lazy_pidfd(c->ct), F_DUPFD_CLOEXEC, 3);
+		}
+		if (!lw || lw->fd < 0 || !(lw->src = loop_add(lw->fd, EPOLLIN, on_lazy_done, lw))) {
+			/* cannot watch it: wait here instead */
+			ct_error err = {0};
+
+			if (lw && lw->fd >= 0)
+				close(lw->fd);
+			free(lw);
+			if (ct_container_lazy_wait(c->ct, 30 * 60 * 1000, &err) < 0) {
+				log_warn("migration %s: post-copy of %s failed: %s", m->id, m->name,
+					 err.msg);
+				if (ct_container_kill_all(c->ct, &err) < 0)
+					log_warn("container %s: %s", m->name, err.msg);
+				ctr_finished(c);
+				ctr_unlink(c);
+				ctr_free(c);
+				reply_error(r, 502, "destination_unreachable",
+					    "post-copy failed at the destination: %s", err.msg);
+				goto undo;
+			}
 		}
 	}
 	m->restored = true;
 	log_info("migration %s: %s runs here (resumed after %.1f ms%s, %u address(es) announced)",
-		 m->id, m->name, ms(t_resumed - t0), lazy ? ", every page here" : "", announced);
+		 m->id, m->name, ms(t_resumed - t0), lazy ? ", its memory follows" : "", announced);
 	events_emit("container-migrated-in", c->name,
 		    json_pack("{s:s, s:f}", "migration", m->id, "restore_ms", ms(t_resumed - t0)));
 	j = ctr_to_json(c);
 	json_object_set_new(j, "restore_ms", json_real(ms(t_resumed - t0)));
-	json_object_set_new(j, "lazy_ms", json_real(ms(mono_us() - t_resumed)));
 	reply_json(r, 200, j);
 	return;
 undo:
@@ -1572,7 +1628,8 @@ struct migrate_args {
 	json_t *config;
 	uint64_t memory_bytes;
 	bool lazy_ok, predump_ok; /* libct and this kernel can (checked by the loop) */
-	int cmd;		  /* the loop's answers (dump done or failed) */
+	int cmd;		  /* the loop's answers */
+	ct_container *ct;	  /* the worker's copy of the loop's handle, for the dump */
 };
 
 static const char *strategy_pick(const char *want, const struct migrate_args *a,
@@ -1709,6 +1766,120 @@ static void w_abort_remote(struct worker *w)
 	w->e = keep;
 }
 
+/* Post-copy, inside the dump (see worker_main). */
+struct lazy_ctx {
+	struct worker *w;
+	struct migrate_args *a;
+	struct manifest *man;
+	const char *ip;
+	int port;
+	bool withdrawn;	  /* this host's proxy entries for the addresses are off */
+	bool failed_here; /* w->e says why */
+	pid_t pid;	  /* the restore request, in a child process */
+	int rfd;	  /* its answer */
+	uint64_t t_resumed;
+};
+
+/* The dump's ready callback: the container is frozen, its images (all but the memory) are
+ * written and the page server listens. Sends the final upper delta and the images, stops
+ * answering for the addresses here, and starts the restore there in a child process (this
+ * one is needed by CRIU to serve the pages). A failure before the restore started fails the
+ * dump: CRIU resumes the container here. */
+static int w_lazy_ready(void *data, ct_error *err)
+{
+	struct lazy_ctx *lz = data;
+	struct worker *w = lz->w;
+	uint64_t bytes;
+	int p[2];
+	char path[128];
+
+	w_progress(w, "final-upper", "final upper dir delta");
+	if (w_upper_round(w, lz->a->upper, lz->man, true, &bytes) < 0)
+		goto fail;
+	w->bytes_disk += bytes;
+	w_progress(w, "images", "sending the images");
+	if (w_send_tar(w, lz->a->images, -1, "images", &w->bytes_mem, true, "images") < 0)
+		goto fail;
+	{
+		ct_error e = {0};
+
+		if (ct_container_net_proxy(lz->a->ct, false, &e) < 0)
+			log_warn("container %s: %s", lz->a->name, e.msg);
+		else
+			lz->withdrawn = true;
+	}
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		apierr_set(&w->e, 500, "internal", "pipe: %m");
+		goto fail;
+	}
+	w_progress(w, "restore", "resuming at the destination; memory follows");
+	snprintf(path, sizeof(path), "/%s/restore", w->id);
+	w->restore_sent = true;
+	lz->pid = fork();
+	if (lz->pid < 0) {
+		apierr_set(&w->e, 500, "internal", "fork: %m");
+		close(p[0]);
+		close(p[1]);
+		goto fail;
+	}
+	if (lz->pid == 0) {
+		/* The restore request. The destination answers once the container runs there. */
+		json_t *resp = NULL, *body = json_pack("{s:{s:s, s:i}}", "lazy", "address", lz->ip,
+						       "port", lz->port);
+		json_t *out;
+		char *s;
+
+		close(p[0]);
+		if (w_json(w, "POST", path, body, 300, &resp) == 0) {
+			out = json_pack("{s:b, s:f, s:I}", "ok", 1, "restore_ms",
+					json_real_value(json_object_get(resp, "restore_ms")), "t_us",
+					(json_int_t)mono_us());
+		} else {
+			/* It will not connect: end the page server's wait, so that the dump fails
+			 * and the container resumes here. */
+			w_poke_page_server(lz->ip, lz->port);
+			out = json_pack("{s:b, s:i, s:s}", "ok", 0, "status", (int)w->e.status,
+					"message", w->e.message);
+		}
+		s = json_dumps(out, JSON_COMPACT);
+		if (s && write(p[1], s, strlen(s)) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(p[1]);
+	lz->rfd = p[0];
+	lz->t_resumed = mono_us(); /* corrected by the answer's arrival (w_lazy_result) */
+	return 0;
+fail:
+	lz->failed_here = true;
+	err->code = -ECANCELED;
+	snprintf(err->msg, sizeof(err->msg), "%s", w->e.message);
+	return -ECANCELED;
+}
+
+/* The restore child's answer, once it is there; the time it came is when the container ran
+ * there (give or take the answer's trip). */
+static json_t *w_lazy_result(struct lazy_ctx *lz)
+{
+	char buf[2048];
+	size_t n = 0;
+	ssize_t k;
+	int status;
+
+	while (n < sizeof(buf) - 1 && (k = read(lz->rfd, buf + n, sizeof(buf) - 1 - n)) != 0) {
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			break;
+		n += (size_t)k;
+	}
+	buf[n] = '\0';
+	close(lz->rfd);
+	while (waitpid(lz->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return json_loads(buf, 0, NULL);
+}
+
 /* The worker, in its own process. Returns the exit status. */
 static int worker_main(struct migrate_args *a, int pipe_fd)
 {
@@ -1721,6 +1892,8 @@ static int worker_main(struct migrate_args *a, int pipe_fd)
 	char lazy_ip[INET6_ADDRSTRLEN + 1] = "", lazy_cert[PATH_MAX] = "";
 	int lazy_port = 0;
 	bool lazy = false;
+	struct lazy_ctx lz = {.rfd = -1, .pid = -1};
+	char dump_msg[256] = "";
 	uint64_t t0 = mono_us(), t_freeze = 0, t_resumed = 0, bytes, last = UINT64_MAX;
 	double restore_ms = 0, lazy_ms = 0;
 	int r;
@@ -1850,114 +2023,121 @@ static int worker_main(struct migrate_args *a, int pipe_fd)
 		last = bytes;
 	}
 
-	/* 4. Freeze: dump (CRIU kills the processes after it), the final delta, the images,
-	 * the restore there. Post-copy: the dump leaves the memory out and waits, frozen,
-	 * with a page server, while the final delta and the images go and the destination
-	 * resumes the container and pulls its pages; the dump ends when the last page is
-	 * there (the container is gone here) or fails when the transfer does (CRIU resumes it
-	 * here). */
+	/* 4. Freeze. The dump runs here, in the worker, on its copy of the container's handle:
+	 * the loop goes on serving meanwhile; it only learns that the container is being
+	 * checkpointed (its init's exit is then expected) and whether the dump failed.
+	 * Stop-and-copy: dump (CRIU kills the processes after it), the final delta, the
+	 * images, the restore there. Post-copy: the dump leaves the memory out and waits,
+	 * frozen, in w_lazy_ready, which sends the final delta and the images and starts the
+	 * restore there (which then pulls the pages from the dump's page server); the dump
+	 * ends when the last page has gone (CRIU kills the processes here) or fails when the
+	 * transfer does (CRIU resumes them here). */
 	lazy = !strcmp(strategy, "post-copy");
 	w_progress(&w, "dump", lazy ? "checkpointing (post-copy)" : "checkpointing");
-	t_freeze = mono_us();
-	if (lazy)
-		w_say(&w, json_pack("{s:s, s:{s:s, s:i, s:s}}", "type", "dump", "lazy", "address",
-				    lazy_ip, "port", lazy_port, "peer_cert", lazy_cert));
-	else
-		w_say(&w, json_pack("{s:s}", "type", "dump"));
+	w_say(&w, json_pack("{s:s, s:b}", "type", "dump", "lazy", lazy));
 	{
-		/* The loop dumps (it owns the container's handle) and answers one line; a lazy
-		 * dump answers "ready" first and its result at the end. */
 		json_t *ans = w_answer(a->cmd);
 
 		if (!json_is_true(json_object_get(ans, "ok"))) {
-			apierr_set(&w.e, (unsigned)json_integer_value(json_object_get(ans, "status"))
-						 ?: 500,
-				   "internal", "%s",
-				   json_string_value(json_object_get(ans, "message")) ?: "the dump failed");
+			apierr_set(&w.e, 409, "conflict", "%s",
+				   json_string_value(json_object_get(ans, "message")) ?:
+					   "the container cannot be checkpointed now");
 			json_decref(ans);
 			goto fail;
 		}
-		st.frozen_us = (uint64_t)json_integer_value(json_object_get(ans, "frozen_us"));
-		st.pages_written =
-			(uint64_t)json_integer_value(json_object_get(ans, "pages_written"));
 		json_decref(ans);
 	}
-	if (!lazy) {
-		w.dumped = true;
-		w_say(&w, json_pack("{s:s}", "type", "dumped"));
-	}
-	w_progress(&w, "final-upper", "final upper dir delta");
-	r = w_upper_round(&w, a->upper, &man, true, &bytes);
-	if (r == 0) {
-		w.bytes_disk += bytes;
-		w_progress(&w, "images", "sending the images");
-		r = w_send_tar(&w, a->images, -1, "images", &w.bytes_mem, true, "images");
-	}
-	if (r < 0) {
+	t_freeze = mono_us();
+	{
+		ct_checkpoint_opts o = {.dir = a->images};
+		ct_error err = {0};
+
 		if (lazy) {
-			/* Nothing runs there yet: the dump fails, the container resumes here. */
-			json_t *ans;
-
-			w_say(&w, json_pack("{s:s}", "type", "abort"));
-			ans = w_answer(a->cmd);
-			json_decref(ans);
+			lz = (struct lazy_ctx){.w = &w, .a = a, .man = &man, .ip = lazy_ip,
+					       .port = lazy_port, .rfd = -1, .pid = -1};
+			o.flags = CT_CKPT_LAZY_PAGES;
+			o.page_server_addr = lazy_ip;
+			o.page_server_port = lazy_port;
+			o.tls_cert = w.cert;
+			o.tls_key = w.key;
+			o.tls_peer_cert = lazy_cert;
+			o.ready_cb = w_lazy_ready;
+			o.ready_data = &lz;
 		}
-		goto fail;
+		r = ct_container_checkpoint(a->ct, &o, &st, &err);
+		snprintf(dump_msg, sizeof(dump_msg), "%s", err.msg[0] ? err.msg : strerror(-r));
+		if (r < 0 && !lz.failed_here) {
+			apierr_set(&w.e, r == -EOPNOTSUPP ? 422 : 500,
+				   r == -EOPNOTSUPP ? "unsupported" : "internal",
+				   "checkpoint of '%s' failed: %s", a->name,
+				   err.msg[0] ? err.msg : strerror(-r));
+		}
 	}
-	if (lazy)
-		w_say(&w, json_pack("{s:s}", "type", "go"));
-	w_progress(&w, "restore", lazy ? "resuming at the destination; memory follows"
-				       : "restoring at the destination");
-	snprintf(path, sizeof(path), "/%s/restore", w.id);
-	w.restore_sent = true;
 	if (lazy) {
-		json_t *body = json_pack("{s:{s:s, s:i}}", "lazy", "address", lazy_ip, "port",
-					 lazy_port);
-		json_t *ans;
-		struct apierr keep;
+		json_t *res = lz.pid > 0 ? w_lazy_result(&lz) : NULL;
+		bool restored = json_is_true(json_object_get(res, "ok"));
 
-		r = w_json(&w, "POST", path, body, 35 * 60, &resp);
-		keep = w.e;
-		if (r < 0)
-			w_poke_page_server(lazy_ip, lazy_port);
-		/* The dump's outcome decides where the container lives: every page served
-		 * (there) or the transfer failed (here again). */
-		ans = w_answer(a->cmd);
-		if (!json_is_true(json_object_get(ans, "ok"))) {
-			json_decref(ans);
-			if (r == 0)
-				log_error("migration of %s: the destination reports success but "
-					  "the dump here failed",
-					  a->name);
-			w.e = keep;
-			if (r == 0)
-				apierr_set(&w.e, 500, "internal", "post-copy: the dump failed");
-			w.restore_sent = false; /* it resumed here: nothing to ask there */
+		if (r < 0) {
+			/* CRIU resumed it here: so are its addresses. */
+			ct_error e2 = {0};
+
+			if (lz.withdrawn && ct_container_net_proxy(a->ct, true, &e2) < 0)
+				log_warn("container %s: %s", a->name, e2.msg);
+			/* The dump's outcome decides: the destination drops its copy when its
+			 * transfer fails, there is nothing to ask it. */
+			w.restore_sent = false;
+			if (!lz.failed_here && restored)
+				apierr_set(&w.e, 502, "destination_unreachable",
+					   "the memory transfer (post-copy) failed: %s", dump_msg);
+			else if (!lz.failed_here && res)
+				apierr_set(&w.e, (unsigned)json_integer_value(json_object_get(
+							 res, "status")) ?: 502,
+					   "destination_unreachable", "%s",
+					   json_string_value(json_object_get(res, "message")) ?: "?");
+			json_decref(res);
+			w_say(&w, json_pack("{s:s}", "type", "dump-failed"));
 			goto fail;
 		}
-		st.frozen_us = (uint64_t)json_integer_value(json_object_get(ans, "frozen_us"));
-		st.pages_written =
-			(uint64_t)json_integer_value(json_object_get(ans, "pages_written"));
-		st.pages_lazy = (uint64_t)json_integer_value(json_object_get(ans, "pages_lazy"));
-		w.bytes_mem += st.pages_lazy * 4096;
-		json_decref(ans);
+		/* Every page went there: it runs there. */
 		w.dumped = true;
+		w.bytes_mem += st.pages_lazy * 4096;
 		w_say(&w, json_pack("{s:s}", "type", "dumped"));
-		if (r < 0) {
-			/* Every page went there, so it runs there; only the answer is lost. */
-			w.e = keep;
+		if (!restored) {
+			/* only the answer is lost */
 			w_say(&w, json_pack("{s:s, s:s}", "type", "remote-running", "message",
-					    keep.message));
+					    json_string_value(json_object_get(res, "message")) ?:
+						    "no answer to the restore"));
+			json_decref(res);
 			manifest_free(&man);
 			return 3;
 		}
-		lazy_ms = json_real_value(json_object_get(resp, "lazy_ms"));
-	} else if (w_json(&w, "POST", path, json_object(), 300, &resp) < 0) {
-		goto fail;
+		t_resumed = (uint64_t)json_integer_value(json_object_get(res, "t_us")) ?: lz.t_resumed;
+		restore_ms = json_real_value(json_object_get(res, "restore_ms"));
+		lazy_ms = ms(mono_us() - t_resumed);
+		json_decref(res);
+	} else {
+		if (r < 0) {
+			w_say(&w, json_pack("{s:s}", "type", "dump-failed"));
+			goto fail;
+		}
+		w.dumped = true;
+		w_say(&w, json_pack("{s:s}", "type", "dumped"));
+		w_progress(&w, "final-upper", "final upper dir delta");
+		if (w_upper_round(&w, a->upper, &man, true, &bytes) < 0)
+			goto fail;
+		w.bytes_disk += bytes;
+		w_progress(&w, "images", "sending the images");
+		if (w_send_tar(&w, a->images, -1, "images", &w.bytes_mem, true, "images") < 0)
+			goto fail;
+		w_progress(&w, "restore", "restoring at the destination");
+		snprintf(path, sizeof(path), "/%s/restore", w.id);
+		w.restore_sent = true;
+		if (w_json(&w, "POST", path, json_object(), 300, &resp) < 0)
+			goto fail;
+		t_resumed = mono_us();
+		restore_ms = json_real_value(json_object_get(resp, "restore_ms"));
+		json_decref(TAKE_PTR(resp));
 	}
-	t_resumed = mono_us() - (uint64_t)(lazy_ms * 1000);
-	restore_ms = json_real_value(json_object_get(resp, "restore_ms"));
-	json_decref(TAKE_PTR(resp));
 	/* It runs there: the staging area there can go. */
 	snprintf(path, sizeof(path), "/%s/done", w.id);
 	if (w_req(&w, "POST", path, "{}", 2, false, 30, NULL) < 0)
@@ -2095,141 +2275,22 @@ static void out_answer(struct mig_out *m, json_t *ans)
  * and the images and says "go" (then the destination restores and connects) or "abort"
  * (the dump fails here and CRIU resumes the container). Its progress lines are passed on
  * meanwhile. */
-static void out_message(struct mig_out *m, json_t *j);
-
-static int ready_err(ct_error *err, int code, const char *msg)
-{
-	err->code = code;
-	snprintf(err->msg, sizeof(err->msg), "%s", msg);
-	return code;
-}
-
-static int out_ready(void *data, ct_error *err)
-{
-	struct mig_out *m = data;
-	uint64_t deadline = mono_ms() + 30 * 60 * 1000;
-
-	out_answer(m, json_pack("{s:b, s:b}", "ok", 1, "ready", 1));
-	for (;;) {
-		struct pollfd p[2] = {{.fd = m->rfd, .events = POLLIN},
-				      {.fd = m->pidfd, .events = POLLIN}};
-		uint64_t now = mono_ms();
-		char *nl;
-		int k;
-
-		while ((nl = memchr(m->buf, '\n', m->blen))) {
-			json_t *j = json_loadb(m->buf, (size_t)(nl - m->buf), 0, NULL);
-			const char *type = json_string_value(json_object_get(j, "type"));
-			int verdict = 0;
-
-			if (type && !strcmp(type, "go"))
-				verdict = 1;
-			else if (type && !strcmp(type, "abort"))
-				verdict = -1;
-			else if (type && !strcmp(type, "progress"))
-				out_message(m, j);
-			json_decref(j);
-			m->blen -= (size_t)(nl + 1 - m->buf);
-			memmove(m->buf, nl + 1, m->blen);
-			if (verdict > 0) {
-				/* The destination is about to take the addresses over: stop
-				 * answering for them here (put back if the dump fails). */
-				ct_error e = {0};
-
-				if (m->c && m->c->ct &&
-				    ct_container_net_proxy(m->c->ct, false, &e) < 0)
-					log_warn("container %s: %s", m->name, e.msg);
-				return 0;
-			}
-			if (verdict < 0)
-				return ready_err(err, -ECANCELED,
-						 "the migration stopped before the destination "
-						 "resumed");
-		}
-		if (now >= deadline)
-			return ready_err(err, -ETIMEDOUT, "the migration worker did not go on");
-		k = poll(p, 2, deadline - now < 60000 ? (int)(deadline - now) : 60000);
-		if (k < 0 && errno != EINTR)
-			return ready_err(err, -errno, "poll failed");
-		if (p[0].revents) {
-			ssize_t n = read(m->rfd, m->buf + m->blen, sizeof(m->buf) - 1 - m->blen);
-
-			if (n > 0)
-				m->blen += (size_t)n;
-			else if (n == 0 || (errno != EAGAIN && errno != EINTR))
-				return ready_err(err, -EPIPE, "the migration worker went away");
-			if (m->blen == sizeof(m->buf) - 1)
-				m->blen = 0; /* a line that long is not ours */
-		} else if (p[1].revents) {
-			return ready_err(err, -EPIPE, "the migration worker died");
-		}
-	}
-}
-
-/* The worker is ready for the freeze: the dump runs here, in the loop, which owns the
- * container's handle (CRIU works while the loop waits, as for a checkpoint). CRIU kills the
- * processes after a successful dump; the container is then stopped here, restorable from the
- * images until the destination confirms (not after a post-copy dump: its memory is there). */
+/* The worker is about to dump: from now on the container's init may exit (CRIU kills the
+ * processes after a dump that is not left running), which is then no crash. */
 static void out_dump(struct mig_out *m, json_t *j)
 {
 	struct ctr *c = m->c;
-	ct_checkpoint_opts opts = {.dir = m->images};
-	ct_checkpoint_stats st = {0};
-	ct_error err = {0};
-	json_t *ans, *lazy = json_object_get(j, "lazy");
-	char crt[PATH_MAX], key[PATH_MAX];
-	int r;
 
+	if (!c || c->state != CTR_RUNNING || !c->ct || c->stopping) {
+		out_answer(m, json_pack("{s:b, s:s}", "ok", 0, "message",
+					"the container stopped meanwhile"));
+		return;
+	}
 	ops_progress(m->op, "dump: checkpointing");
 	m->dumping = true;
-	if (lazy) {
-		m->lazy = true;
-		snprintf(crt, sizeof(crt), "%s/tls/server.crt", cfg.state_dir);
-		snprintf(key, sizeof(key), "%s/tls/server.key", cfg.state_dir);
-		opts.flags = CT_CKPT_LAZY_PAGES;
-		opts.page_server_addr = json_string_value(json_object_get(lazy, "address"));
-		opts.page_server_port = (int)json_integer_value(json_object_get(lazy, "port"));
-		opts.tls_cert = crt;
-		opts.tls_key = key;
-		opts.tls_peer_cert = json_string_value(json_object_get(lazy, "peer_cert"));
-		opts.ready_cb = out_ready;
-		opts.ready_data = m;
-	}
-	if (c->state != CTR_RUNNING || !c->ct) {
-		r = -ESRCH;
-		snprintf(err.msg, sizeof(err.msg), "container '%s' stopped meanwhile", c->name);
-	} else {
-		r = ct_container_checkpoint(c->ct, &opts, &st, &err);
-	}
-	if (r < 0) {
-		m->dumping = false;
-		if (m->lazy && c->ct) {
-			/* CRIU resumed it here: so are its addresses. */
-			ct_error e2 = {0};
-
-			if (ct_container_net_proxy(c->ct, true, &e2) < 0)
-				log_warn("container %s: %s", c->name, e2.msg);
-		}
-		ans = json_pack("{s:b, s:i, s:s}", "ok", 0, "status", r == -EOPNOTSUPP ? 422 : 500,
-				"message", "");
-		{
-			char msg[400];
-
-			snprintf(msg, sizeof(msg), "checkpoint of '%s' failed: %s", c->name,
-				 err.msg[0] ? err.msg : strerror(-r));
-			json_object_set_new(ans, "message", json_string(msg));
-		}
-	} else {
-		m->dumped = true;
-		c->checkpointed = true;
-		if (ct_container_kill_all(c->ct, &err) < 0)
-			log_warn("container %s: %s", c->name, err.msg);
-		ctr_finished(c);
-		ans = json_pack("{s:b, s:I, s:I, s:I}", "ok", 1, "frozen_us",
-				(json_int_t)st.frozen_us, "pages_written",
-				(json_int_t)st.pages_written, "pages_lazy", (json_int_t)st.pages_lazy);
-	}
-	out_answer(m, ans);
+	m->lazy = json_is_true(json_object_get(j, "lazy"));
+	c->checkpointed = true;
+	out_answer(m, json_pack("{s:b}", "ok", 1));
 }
 
 static void out_message(struct mig_out *m, json_t *j)
@@ -2254,6 +2315,13 @@ static void out_message(struct mig_out *m, json_t *j)
 				      "running", "progress", j));
 	} else if (!strcmp(type, "dump")) {
 		out_dump(m, j);
+	} else if (!strcmp(type, "dump-failed")) {
+		/* CRIU resumed it (or never froze it): it runs on as before. */
+		m->dumping = false;
+		if (m->c)
+			m->c->checkpointed = false;
+	} else if (!strcmp(type, "dumped")) {
+		m->dumped = true;
 	} else if (!strcmp(type, "done")) {
 		json_t *res = json_incref(json_object_get(j, "result"));
 
@@ -2365,7 +2433,7 @@ static void out_read(struct mig_out *m)
 		while ((nl = memchr(m->buf, '\n', m->blen))) {
 			json_t *j = json_loadb(m->buf, (size_t)(nl - m->buf), 0, NULL);
 
-			/* Consumed before it is handled: a post-copy dump (out_ready) reads
+			/* Consumed before it is handled: handling may read
 			 * further lines into the same buffer. */
 			m->blen -= (size_t)(nl + 1 - m->buf);
 			memmove(m->buf, nl + 1, m->blen);
@@ -2478,6 +2546,7 @@ void migrate_api(struct request *r, struct ctr *c, const char *body, size_t len)
 	snprintf(a.strategy, sizeof(a.strategy), "%s", s);
 	snprintf(a.template_name, sizeof(a.template_name), "%s", c->template_name);
 	ctr_path(c, "upper", a.upper, sizeof(a.upper));
+	a.ct = c->ct;
 	{
 		char base[PATH_MAX], id[40];
 
@@ -2517,7 +2586,7 @@ void migrate_api(struct request *r, struct ctr *c, const char *body, size_t len)
 		o.flags = CT_CKPT_LAZY_PAGES;
 		o.page_server_addr = "0.0.0.0";
 		o.page_server_port = 1;
-		o.ready_cb = out_ready; /* only checked for, not called */
+		o.ready_cb = w_lazy_ready; /* only checked for, not called */
 		a.lazy_ok = ct_container_checkpoint_check(c->ct, &o, &err) == 0;
 		o.flags = CT_CKPT_PRE_DUMP | CT_CKPT_LEAVE_RUNNING;
 		a.predump_ok = ct_container_checkpoint_check(c->ct, &o, &err) == 0;

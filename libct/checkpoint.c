@@ -1559,6 +1559,11 @@ static int lazy_daemon_start(const ct_restore_opts *opts, const char *yard, pid_
 			 "post-copy (connecting to the page server)");
 }
 
+CT_EXPORT int ct_container_lazy_pidfd(const ct_container *ct)
+{
+	return ct->lazy_pid > 0 && ct->lazy_pidfd >= 0 ? ct->lazy_pidfd : -1;
+}
+
 CT_EXPORT int ct_container_lazy_wait(ct_container *ct, int timeout_ms, ct_error *err)
 {
 	_cleanup_close_ int yardfd = -EBADF;

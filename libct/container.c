@@ -1143,6 +1143,10 @@ CT_EXPORT int ct_container_reap(ct_container *ct, int *ret_status)
 
 	if (ct->reaped)
 		return 1;
+	if (ct->is_child &&
+	    waitid((idtype_t)P_PIDFD, (id_t)ct->pidfd, &si, WEXITED | WNOHANG | WNOWAIT) < 0 &&
+	    errno == ECHILD)
+		ct->is_child = false; /* a forked copy of the handle (a helper process) */
 	if (!ct->is_child) {
 		/* Not ours to wait for: a readable pidfd means it has exited. */
 		if (poll(&pfd, 1, 0) == 1) {

@@ -520,6 +520,9 @@ int ct_container_restore(const ct_spec *spec, const ct_restore_opts *opts, ct_co
  * (the container cannot go on: its missing pages are gone with the other side). 0 at once
  * for a container that was not restored lazily. */
 int ct_container_lazy_wait(ct_container *ct, int timeout_ms, ct_error *err);
+/* The lazy-pages daemon's pidfd (readable when it has exited: then ct_container_lazy_wait
+ * with timeout 0 says how it went), for an event loop; -1 when there is none. Owned by ct. */
+int ct_container_lazy_pidfd(const ct_container *ct);
 
 /* Library version string, e.g. "0.1.0". */
 const char *ct_version(void);
