@@ -9,7 +9,7 @@
 #include "ctctl.h"
 
 const char migrate_help[] =
-	"Usage: ctctl migrate NAME REMOTE [--strategy auto|post-copy|pre-copy|stop-and-copy]\n"
+	"Usage: ctctl migrate NAME REMOTE [--strategy auto|hybrid|post-copy|pre-copy|stop-and-copy]\n"
 	"                                 [--async] [--json]\n"
 	"Moves the running container NAME to the host REMOTE (see 'ctctl remote add') while it\n"
 	"runs: its files in rounds while it runs, then its memory and the last changes while it\n"
@@ -21,8 +21,10 @@ const char migrate_help[] =
 	"'ctctl remote trust NAME FILE' with this host's <state-dir>/tls/server.crt.\n"
 	"\n"
 	"  --strategy S  auto (default: the least downtime both kernels allow), post-copy\n"
-	"                (lazy memory over userfaultfd), pre-copy (soft-dirty rounds), or\n"
-	"                stop-and-copy\n"
+	"                (it resumes there at once and pulls its memory from here over\n"
+	"                userfaultfd), pre-copy (memory in soft-dirty rounds while it runs),\n"
+	"                hybrid (pre-copy rounds, then post-copy for the rest) or\n"
+	"                stop-and-copy (all of it while frozen)\n"
 	"  --async       answer at once with an operation ('ctctl operation wait ID')\n"
 	"  --json        print the API's answer\n"
 	"\n"
@@ -47,9 +49,20 @@ static void print_result(json_t *res)
 	       json_string_value(json_object_get(res, "remote")) ?: "?",
 	       json_string_value(json_object_get(res, "strategy")) ?: "?");
 	printf("  total:   %.1f ms\n", num(res, "total_ms"));
-	printf("  frozen:  %.1f ms (CRIU: %.1f ms, restore there: %.1f ms)\n",
-	       num(res, "freeze_ms"), num(res, "criu_frozen_ms"), num(res, "restore_ms"));
-	printf("  memory:  %s sent\n", mem);
+	if (num(res, "post_copy_ms") > 0)
+		/* CRIU's own frozen time there covers the whole transfer: the copy here stays
+		 * frozen until the last page has gone */
+		printf("  frozen:  %.1f ms (restore there: %.1f ms)\n", num(res, "freeze_ms"),
+		       num(res, "restore_ms"));
+	else
+		printf("  frozen:  %.1f ms (CRIU: %.1f ms, restore there: %.1f ms)\n",
+		       num(res, "freeze_ms"), num(res, "criu_frozen_ms"), num(res, "restore_ms"));
+	printf("  memory:  %s sent", mem);
+	if (num(res, "memory_rounds") > 0)
+		printf(", %.0f pre-copy round(s) while it ran", num(res, "memory_rounds"));
+	if (num(res, "post_copy_ms") > 0)
+		printf(", pulled for %.1f ms after it resumed", num(res, "post_copy_ms"));
+	printf("\n");
 	printf("  disk:    %s sent in %.0f round(s)\n", disk, num(res, "rounds"));
 	if (num(res, "template_bytes") > 0) {
 		char t[32];
@@ -76,7 +89,8 @@ int verb_migrate(ctl *c, int argc, char **argv, ctl_error *err)
 		{"async", no_argument, NULL, 'a'},
 		{},
 	};
-	static const char *const strategies[] = {"auto", "post-copy", "pre-copy", "stop-and-copy"};
+	static const char *const strategies[] = {"auto", "hybrid", "post-copy", "pre-copy",
+						 "stop-and-copy"};
 	_cleanup_reply_ api_reply reply = {0};
 	_cleanup_free_ char *path = NULL;
 	ctl_remote rem = {0};
@@ -111,7 +125,7 @@ int verb_migrate(ctl *c, int argc, char **argv, ctl_error *err)
 		ok |= streq(strategy, strategies[i]);
 	if (!ok)
 		return usage_error("migrate",
-				   "--strategy is auto, post-copy, pre-copy or stop-and-copy");
+				   "--strategy is auto, hybrid, post-copy, pre-copy or stop-and-copy");
 	if (optind + 2 > argc)
 		return usage_error("migrate", "missing the container's NAME and the REMOTE");
 	if (optind + 2 < argc)

@@ -33,6 +33,7 @@
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <net/if_arp.h>
+#include <netinet/icmp6.h>
 #include <netinet/if_ether.h>
 #include <netpacket/packet.h>
 #include <poll.h>
@@ -60,6 +61,8 @@
 #define MIG_CHUNK (1024 * 1024) /* = the API's body limit */
 #define MIG_ROUNDS_MAX 5	/* upper dir rounds while running */
 #define MIG_ROUND_SMALL 65536	/* a delta this small ends the rounds */
+#define MIG_PRE_ROUNDS_MAX 5	/* pre-dumps while running (pre-copy) */
+#define MIG_PRE_SMALL 2048	/* pages: a pre-dump this small ends them (8 MiB) */
 #define MIG_DELETED_BATCH (512 * 1024)
 #define MIG_IN_MAX 8		  /* incoming migrations at once */
 #define MIG_IN_IDLE_S 600	  /* an incoming migration idle this long is dropped */
@@ -554,8 +557,9 @@ static int in_check(json_t *req, struct ctr *probe, bool *need_template, struct 
 
 		if (need + need / 8 + (64u << 20) > avail)
 			return apierr_set(e, 507, "insufficient_storage",
-					  "%" PRIu64 " bytes needed, %" PRIu64 " free in %s", need,
-					  avail, cfg.state_dir);
+					  "not enough disk space: %" PRIu64 " bytes needed, %" PRIu64
+					  " free in %s",
+					  need, avail, cfg.state_dir);
 	}
 	return 0;
 }
@@ -669,7 +673,7 @@ static void h_prepare(struct request *r, const char *body, size_t len)
 	}
 }
 
-static const char *const blobs[] = {"template", "upper", "images", NULL};
+static const char *const blobs[] = {"template", "upper", "images", "predump", NULL};
 
 static bool blob_ok(const char *b)
 {
@@ -689,7 +693,7 @@ static void h_put(struct request *r, struct mig_in *m, const char *blob, const c
 	struct stat st;
 
 	if (!blob_ok(blob)) {
-		reply_error(r, 404, "not_found", "no blob '%.64s' (template, upper, images)", blob);
+		reply_error(r, 404, "not_found", "no blob '%.64s' (template, upper, images, predump)", blob);
 		return;
 	}
 	errno = 0;
@@ -766,6 +770,32 @@ static int untar(const char *tarfile, const char *dir, char *msg, size_t len)
 	snprintf(f, sizeof(f), "--file=%s", tarfile);
 	snprintf(c, sizeof(c), "--directory=%s", dir);
 	return fs_tool_run(argv, -1, -1, 1, msg, len);
+}
+
+/* Pre-copy: one pre-dump's images (memory changed since the previous one) into pre-<round>;
+ * the final images name the last of them as their parent ("../pre-N"). */
+static void h_predump(struct request *r, struct mig_in *m, const char *body, size_t len)
+{
+	_cleanup_json_ json_t *req = parse_obj(r, body, len);
+	char blob[PATH_MAX], dir[PATH_MAX], msg[512];
+	json_int_t round;
+
+	if (!req)
+		return;
+	round = json_integer_value(json_object_get(req, "round"));
+	if (round < 1 || round > MIG_PRE_ROUNDS_MAX) {
+		reply_error(r, 400, "invalid_argument", "round must be 1..%d", MIG_PRE_ROUNDS_MAX);
+		return;
+	}
+	snprintf(blob, sizeof(blob), "%s/predump.blob", m->dir);
+	snprintf(dir, sizeof(dir), "%s/pre-%d", m->dir, (int)round);
+	fs_rm_rf(dir);
+	if (mkdir(dir, 0700) < 0 || untar(blob, dir, msg, sizeof(msg)) < 0) {
+		reply_error(r, 500, "internal", "pre-dump %d: %s", (int)round, msg);
+		return;
+	}
+	unlink(blob);
+	reply_json(r, 200, json_object());
 }
 
 static void h_template(struct request *r, struct mig_in *m)
@@ -874,19 +904,57 @@ static void announce_ipv4(const char *ifname, const uint8_t ip[4])
 	close(fd);
 }
 
+/* An unsolicited Neighbor Advertisement (RFC 4861 7.2.6) for ip, with the link-layer address
+ * of ifname and the override flag, to all nodes: the IPv6 counterpart of gratuitous ARP. */
+static void announce_ipv6(const char *ifname, const uint8_t ip[16])
+{
+	struct {
+		struct nd_neighbor_advert na;
+		struct nd_opt_hdr opt;
+		uint8_t mac[ETH_ALEN];
+	} __attribute__((packed)) pkt;
+	struct sockaddr_in6 dst = {.sin6_family = AF_INET6};
+	struct ifreq ifr = {0};
+	int fd = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMPV6), hops = 255, idx;
+
+	if (fd < 0)
+		return;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0 || !(idx = (int)if_nametoindex(ifname)) ||
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &idx, sizeof(idx)) < 0 ||
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof(hops)) < 0) {
+		close(fd);
+		return;
+	}
+	memset(&pkt, 0, sizeof(pkt));
+	pkt.na.nd_na_type = ND_NEIGHBOR_ADVERT;
+	pkt.na.nd_na_flags_reserved = ND_NA_FLAG_OVERRIDE;
+	memcpy(&pkt.na.nd_na_target, ip, 16);
+	pkt.opt.nd_opt_type = ND_OPT_TARGET_LINKADDR;
+	pkt.opt.nd_opt_len = 1; /* in units of 8 bytes */
+	memcpy(pkt.mac, ifr.ifr_hwaddr.sa_data, ETH_ALEN);
+	inet_pton(AF_INET6, "ff02::1", &dst.sin6_addr);
+	dst.sin6_scope_id = (uint32_t)idx;
+	/* the kernel fills in the checksum of ICMPv6 raw sockets */
+	for (int i = 0; i < 2; i++)
+		if (sendto(fd, &pkt, sizeof(pkt), 0, (struct sockaddr *)&dst, sizeof(dst)) < 0)
+			log_debug("unsolicited NA on %s: %m", ifname);
+	close(fd);
+}
+
 static unsigned announce(const struct ctr *c)
 {
 	unsigned n = 0;
 
 	if (c->net.mode != CT_NET_ROUTED || !cfg.net.uplink[0])
 		return 0;
-	for (size_t i = 0; i < c->net.n_addrs; i++)
-		if (c->net.addrs[i].family == AF_INET) {
+	for (size_t i = 0; i < c->net.n_addrs; i++) {
+		if (c->net.addrs[i].family == AF_INET)
 			announce_ipv4(cfg.net.uplink, c->net.addrs[i].addr);
-			n++;
-		}
-	/* IPv6 addresses: the host's proxy NDP entry answers solicitations; an unsolicited
-	 * NA is not sent yet. */
+		else
+			announce_ipv6(cfg.net.uplink, c->net.addrs[i].addr);
+		n++;
+	}
 	return n;
 }
 
@@ -1159,6 +1227,8 @@ void migrations_api(struct request *r, enum http_method m, const char *id, const
 		h_template(r, mi);
 	else if (!strcmp(sub, "upper"))
 		h_upper(r, mi, body, len);
+	else if (!strcmp(sub, "predump"))
+		h_predump(r, mi, body, len);
 	else if (!strcmp(sub, "restore"))
 		h_restore(r, mi, body, len);
 	else if (!strcmp(sub, "done")) {
@@ -1649,6 +1719,15 @@ static const char *strategy_pick(const char *want, const struct migrate_args *a,
 		}
 		return "post-copy";
 	}
+	if (!strcmp(want, "hybrid")) {
+		if (!sd || !uffd) {
+			apierr_set(e, 422, "unsupported",
+				   "hybrid (pre-copy rounds, then post-copy) needs soft-dirty tracking "
+				   "here and userfaultfd on both hosts");
+			return NULL;
+		}
+		return "hybrid";
+	}
 	if (!strcmp(want, "pre-copy")) {
 		if (!sd) {
 			apierr_set(e, 422, "unsupported",
@@ -1659,6 +1738,8 @@ static const char *strategy_pick(const char *want, const struct migrate_args *a,
 		return "pre-copy";
 	}
 	/* auto: the least downtime this pair of hosts allows. */
+	if (uffd && sd)
+		return "hybrid";
 	if (uffd)
 		return "post-copy";
 	if (sd)
@@ -1893,11 +1974,15 @@ static int worker_main(struct migrate_args *a, int pipe_fd)
 	int lazy_port = 0;
 	bool lazy = false;
 	struct lazy_ctx lz = {.rfd = -1, .pid = -1};
-	char dump_msg[256] = "";
+	char dump_msg[256] = "", out_dir[PATH_MAX], pre_parent[32] = "";
+	unsigned mem_rounds = 0;
 	uint64_t t0 = mono_us(), t_freeze = 0, t_resumed = 0, bytes, last = UINT64_MAX;
 	double restore_ms = 0, lazy_ms = 0;
 	int r;
 
+	snprintf(out_dir, sizeof(out_dir), "%s", a->images);
+	if (strrchr(out_dir, '/'))
+		*strrchr(out_dir, '/') = '\0';
 	snprintf(w.base, sizeof(w.base), "%s", a->url);
 	while (strlen(w.base) && w.base[strlen(w.base) - 1] == '/')
 		w.base[strlen(w.base) - 1] = '\0';
@@ -1962,7 +2047,7 @@ static int worker_main(struct migrate_args *a, int pipe_fd)
 	strategy = strategy_pick(a->strategy, a, json_object_get(resp, "features"), &w.e);
 	if (!strategy)
 		goto fail;
-	if (!strcmp(strategy, "post-copy")) {
+	if (!strcmp(strategy, "post-copy") || !strcmp(strategy, "hybrid")) {
 		/* The destination pulls the pages from a page server here, on the address it
 		 * reached us from, over TLS with both hosts' certificates. */
 		const char *pem = json_string_value(json_object_get(resp, "certificate"));
@@ -1982,21 +2067,10 @@ static int worker_main(struct migrate_args *a, int pipe_fd)
 					   "certificate from the destination");
 				goto fail;
 			}
-			log_info("migration of %s: post-copy cannot be set up; stop-and-copy",
-				 a->name);
-			strategy = "stop-and-copy";
+			log_info("migration of %s: post-copy cannot be set up; %s", a->name,
+				 !strcmp(strategy, "hybrid") ? "pre-copy" : "stop-and-copy");
+			strategy = !strcmp(strategy, "hybrid") ? "pre-copy" : "stop-and-copy";
 		}
-	}
-	/* The iterative dumps are not driven from here yet. */
-	if (!strcmp(strategy, "pre-copy")) {
-		if (strcmp(a->strategy, "auto") != 0) {
-			apierr_set(&w.e, 501, "not_implemented", "strategy %s is not implemented yet",
-				   strategy);
-			goto fail;
-		}
-		log_info("migration of %s: %s is not implemented in ctd yet; stop-and-copy",
-			 a->name, strategy);
-		strategy = "stop-and-copy";
 	}
 	w_say(&w, json_pack("{s:s, s:s}", "type", "strategy", "strategy", strategy));
 
@@ -2032,7 +2106,52 @@ static int worker_main(struct migrate_args *a, int pipe_fd)
 	 * restore there (which then pulls the pages from the dump's page server); the dump
 	 * ends when the last page has gone (CRIU kills the processes here) or fails when the
 	 * transfer does (CRIU resumes them here). */
-	lazy = !strcmp(strategy, "post-copy");
+	/* 3b. Pre-copy: the memory in rounds while it runs (pre-dumps: soft-dirty tracking),
+	 * each round what changed since the previous one, until that stops shrinking or is
+	 * small; the final dump then holds only the last changes. */
+	if (!strcmp(strategy, "pre-copy") || !strcmp(strategy, "hybrid")) {
+		uint64_t lastp = UINT64_MAX;
+
+		for (unsigned i = 1; i <= MIG_PRE_ROUNDS_MAX; i++) {
+			char dir[PATH_MAX];
+			ct_checkpoint_opts o = {.dir = dir,
+						.flags = CT_CKPT_PRE_DUMP | CT_CKPT_LEAVE_RUNNING};
+			ct_checkpoint_stats ps = {0};
+			ct_error err = {0};
+
+			snprintf(dir, sizeof(dir), "%s/pre-%u", out_dir, i);
+			if (i > 1)
+				o.parent_dir = pre_parent;
+			if (mkdir(dir, 0700) < 0) {
+				apierr_set(&w.e, 500, "internal", "cannot make %s: %m", dir);
+				goto fail;
+			}
+			w_progress(&w, "pre-copy", "memory round %u", i);
+			if (ct_container_checkpoint(a->ct, &o, &ps, &err) < 0) {
+				apierr_set(&w.e, err.code == -EOPNOTSUPP ? 422 : 500,
+					   err.code == -EOPNOTSUPP ? "unsupported" : "internal",
+					   "pre-dump %u of '%s' failed: %s", i, a->name, err.msg);
+				goto fail;
+			}
+			if (w_send_tar(&w, dir, -1, "predump", &bytes, true, "pre-copy") < 0)
+				goto fail;
+			w.bytes_mem += bytes;
+			snprintf(path, sizeof(path), "/%s/predump", w.id);
+			req = json_pack("{s:i}", "round", (int)i);
+			if (w_json(&w, "POST", path, req, 300, &resp) < 0)
+				goto fail;
+			json_decref(TAKE_PTR(resp));
+			mem_rounds = i;
+			snprintf(pre_parent, sizeof(pre_parent), "../pre-%u", i);
+			log_debug("migration of %s: pre-dump %u: %" PRIu64 " pages", a->name, i,
+				  ps.pages_written);
+			if (ps.pages_written <= MIG_PRE_SMALL || ps.pages_written >= lastp)
+				break;
+			lastp = ps.pages_written;
+		}
+	}
+
+	lazy = !strcmp(strategy, "post-copy") || !strcmp(strategy, "hybrid");
 	w_progress(&w, "dump", lazy ? "checkpointing (post-copy)" : "checkpointing");
 	w_say(&w, json_pack("{s:s, s:b}", "type", "dump", "lazy", lazy));
 	{
@@ -2052,6 +2171,8 @@ static int worker_main(struct migrate_args *a, int pipe_fd)
 		ct_checkpoint_opts o = {.dir = a->images};
 		ct_error err = {0};
 
+		if (mem_rounds)
+			o.parent_dir = pre_parent;
 		if (lazy) {
 			lz = (struct lazy_ctx){.w = &w, .a = a, .man = &man, .ip = lazy_ip,
 					       .port = lazy_port, .rfd = -1, .pid = -1};
@@ -2144,7 +2265,7 @@ static int worker_main(struct migrate_args *a, int pipe_fd)
 		log_warn("migration of %s: %s", a->name, w.e.message);
 	manifest_free(&man);
 	w_say(&w, json_pack("{s:s, s:{s:s, s:s, s:s, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:i, "
-			    "s:I, s:I, s:f}}",
+			    "s:I, s:I, s:f, s:i}}",
 			    "type", "done", "result", "container", a->name, "remote", w.base,
 			    "strategy", strategy, "total_ms", ms(mono_us() - t0), "freeze_ms",
 			    ms(t_resumed - t_freeze), "criu_frozen_ms", ms(st.frozen_us),
@@ -2152,7 +2273,7 @@ static int worker_main(struct migrate_args *a, int pipe_fd)
 			    "disk_bytes", (json_int_t)w.bytes_disk, "template_bytes",
 			    (json_int_t)w.bytes_template, "rounds", (int)w.rounds, "pages_written",
 			    (json_int_t)st.pages_written, "pages_lazy", (json_int_t)st.pages_lazy,
-			    "post_copy_ms", lazy_ms));
+			    "post_copy_ms", lazy_ms, "memory_rounds", (int)mem_rounds));
 	curl_slist_free_all(w.hdr_json);
 	curl_slist_free_all(w.hdr_bin);
 	curl_easy_cleanup(w.h);
@@ -2489,8 +2610,8 @@ void migrate_api(struct request *r, struct ctr *c, const char *body, size_t len)
 {
 	_cleanup_json_ json_t *req = parse_obj(r, body, len);
 	static const char *const fields[] = {"remote", "strategy", NULL};
-	static const char *const strategies[] = {"auto", "post-copy", "pre-copy", "stop-and-copy",
-						 NULL};
+	static const char *const strategies[] = {"auto",	  "hybrid",	   "post-copy",
+						 "pre-copy", "stop-and-copy", NULL};
 	struct migrate_args a = {0};
 	struct mig_out *m;
 	struct apierr e;
@@ -2519,7 +2640,7 @@ void migrate_api(struct request *r, struct ctr *c, const char *body, size_t len)
 		ok |= !strcmp(s, strategies[i]);
 	if (!ok) {
 		reply_error(r, 400, "invalid_argument",
-			    "strategy must be auto, post-copy, pre-copy or stop-and-copy");
+			    "strategy must be auto, hybrid, post-copy, pre-copy or stop-and-copy");
 		return;
 	}
 	if (strncmp(json_string_value(json_object_get(rem, "url")), "https://", 8) != 0 ||

@@ -19,6 +19,7 @@
 #include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "ctd.h"
 
@@ -300,6 +301,14 @@ static void ctr_finish(struct ctr *c)
 	if (!c->ct)
 		return;
 	r = ct_container_reap(c->ct, &status);
+	/* The pidfd fires when init exits, but while a tracer holds it (CRIU, dumping from the
+	 * migration worker) its exit reaches us only once the tracer lets go: moments later. */
+	for (int i = 0; r == 0 && i < 100; i++) {
+		struct timespec ts = {.tv_nsec = 20 * 1000 * 1000};
+
+		nanosleep(&ts, NULL);
+		r = ct_container_reap(c->ct, &status);
+	}
 	if (r == 1) {
 		if (WIFEXITED(status))
 			log_info("container %s: init exited with status %d", c->name,

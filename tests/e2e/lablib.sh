@@ -4,7 +4,8 @@
 # provider network (a bridge, prov0, with the hosts' uplinks on it) and holds the client.
 #
 #   P (provider):  prov0 192.168.77.100/24 (the client) ── lab-a ── up0 192.168.77.1  in A (ctd A)
-#                                                    └─ lab-b ── up0 192.168.77.2  in B (ctd B)
+#                        fd00:77::100/64             └─ lab-b ── up0 192.168.77.2  in B (ctd B)
+#                                                      (and fd00:77::1, fd00:77::2)
 #
 # Containers run in routed mode with addresses from 192.168.77.0/24: the host that runs one
 # answers ARP for it on its uplink (ctd's proxy entries), so the client reaches it wherever
@@ -32,6 +33,10 @@ ok() {
 	fi
 }
 diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
+skip() { # skip DESCRIPTION REASON
+	tap_n=$((tap_n + 1))
+	echo "ok $tap_n - $1 # SKIP $2"
+}
 is() {
 	local got=$1 exp=$2
 	shift 2
@@ -64,6 +69,7 @@ NS_B=ctlab-b-$$
 IP_A=192.168.77.1
 IP_B=192.168.77.2
 IP_CLIENT=192.168.77.100
+IP6_CLIENT=fd00:77::100
 PORT=7443
 export CT_CONFIG_DIR=$LAB/ctctl
 declare -A CTD_PIDS=()
@@ -73,6 +79,7 @@ host_sock() { echo "$LAB/$1/ctd.sock"; }
 host_state() { echo "$LAB/$1/state"; }
 host_ns() { [ "$1" = a ] && echo "$NS_A" || echo "$NS_B"; }
 host_ip() { [ "$1" = a ] && echo "$IP_A" || echo "$IP_B"; }
+host_ip6() { [ "$1" = a ] && echo fd00:77::1 || echo fd00:77::2; }
 
 # ctl HOST ARGS...: ctctl against that host's ctd (over its Unix socket).
 ctl() {
@@ -96,11 +103,13 @@ lab_net_up() {
 	ip -n "$NS_P" link add prov0 type bridge || return 1
 	ip -n "$NS_P" link set prov0 up
 	ip -n "$NS_P" addr add "$IP_CLIENT/24" dev prov0
+	ip -n "$NS_P" addr add "$IP6_CLIENT/64" dev prov0 nodad
 	for h in a b; do
 		ip -n "$NS_P" link add "lab-$h" type veth peer name up0 netns "$(host_ns "$h")" || return 1
 		ip -n "$NS_P" link set "lab-$h" master prov0 up
 		ip -n "$(host_ns "$h")" link set up0 up
 		ip -n "$(host_ns "$h")" addr add "$(host_ip "$h")/24" dev up0
+		ip -n "$(host_ns "$h")" addr add "$(host_ip6 "$h")/64" dev up0 nodad
 	done
 }
 
@@ -168,6 +177,8 @@ lab_cleanup() {
 	for ns in "$NS_P" "$NS_A" "$NS_B"; do
 		[ -e "/run/netns/$ns" ] && ip netns del "$ns" 2>/dev/null
 	done
+	# file systems a test mounted in the lab (a small disk for a host)
+	findmnt -rn -o TARGET | grep "^$LAB/" | sort -r | while read -r m; do umount -l "$m"; done
 	if [ "$tap_failed" -ne 0 ]; then
 		for h in a b; do
 			[ -f "$LAB/$h/ctd.log" ] || continue

@@ -22,9 +22,30 @@ ok $? "B trusts A's host certificate; ctctl knows B as hostb"
 
 # ---- the counter service, migrated under a connected client ----
 COUNTER='i=0; while :; do echo $i; i=$((i+1)); usleep 20000; done | nc -l -p 7000'
-ctl a create cnt --network routed --address 192.168.77.50 --privileged --init /bin/sh --init-arg -c \
-	--init-arg "$COUNTER" --start >/dev/null
-ok $? "cnt runs on A (routed, 192.168.77.50) serving a counter on port 7000"
+ctl a create cnt --network routed --address 192.168.77.50 --address fd00:77::50 --privileged \
+	--init /bin/sh --init-arg -c --init-arg "$COUNTER" --start >/dev/null
+ok $? "cnt runs on A (routed, 192.168.77.50 and fd00:77::50) serving a counter on port 7000"
+mac_of() { ip -n "$(host_ns "$1")" -j link show up0 | json 'j[0]["address"]'; }
+neigh_of() { ip -n "$NS_P" -j neigh show "$1" | json 'j[0].get("lladdr", "") if j else ""'; }
+# v6_probe ADDR: a datagram to it from the provider network (resolves its neighbour entry);
+# then whether the container answers: a TCP connection to a closed port is refused by it
+v6_probe() {
+	in_p python3 - "$1" <<-'EOF'
+		import socket, sys
+		s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+		s.settimeout(5)
+		try:
+		    s.connect((sys.argv[1], 9))
+		except ConnectionRefusedError:
+		    sys.exit(0)
+		except OSError as e:
+		    print(e, file=sys.stderr); sys.exit(1)
+		sys.exit(0)
+	EOF
+}
+v6_probe fd00:77::50
+ok $? "the provider network reaches it over IPv6 (A answers NDP for it; its port 9 refuses)"
+is "$(neigh_of fd00:77::50)" "$(mac_of a)" "the provider network has A's uplink as fd00:77::50's neighbour"
 
 cat >"$LAB/client.py" <<'EOF'
 import json, os, socket, sys, time
@@ -99,6 +120,9 @@ ok $((! $?)) "and no longer exists on A"
 wait_count 50
 ok $? "the client keeps receiving over the same connection"
 is "$(client 'j["closed"]')" false "the connection was never closed"
+is "$(neigh_of fd00:77::50)" "$(mac_of b)" "B's unsolicited NA moved fd00:77::50's neighbour entry to B's uplink"
+v6_probe fd00:77::50
+ok $? "cnt answers over IPv6 on B"
 is "$(client 'j["errors"]')" "[]" "no counter value lost or repeated"
 diag "client-observed gap: $(client 'j["max_gap_ms"]') ms (at value $(client 'j["gap_at"]')), $(client 'j["count"]') values received"
 touch "$LAB/client.stop"
@@ -170,8 +194,52 @@ ip -n "$NS_P" link set lab-b up
 ip netns exec "$NS_P" tc qdisc del dev lab-b root 2>/dev/null
 still_fine cut
 
+# ---- B's disk is full ----
+# small_disk MIB: B's ctd again, its state dir on a tmpfs of MIB MiB (a copy of its state)
+small_disk() {
+	local st
+	st=$(host_state b)
+	stop_host b
+	if mountpoint -q "$st"; then
+		umount "$st" || return 1
+	else
+		mv "$st" "$st.real" || return 1
+	fi
+	mkdir -p "$st" && mount -t tmpfs -o "size=$1m,mode=700" ctlab-disk "$st" &&
+		cp -a "$st.real/." "$st/" && start_host b
+}
+big_disk() { # B's ctd back on its own state dir
+	local st
+	st=$(host_state b)
+	stop_host b
+	umount "$st" && rmdir "$st" && mv "$st.real" "$st" && start_host b
+}
+small_disk 64
+ok $? "full: B's state dir is a 64 MiB file system"
+OP=$(ctl a --json migrate big hostb --async | json 'j["id"]')
+st=$(api a GET "/v1/operations/$OP/wait?timeout=60" | cut -d' ' -f2-)
+is "$(json 'j["status"]' <<<"$st")" failure "full: B refuses big (160 MiB) before anything moves"
+like "$(json 'j["error"]["message"]' <<<"$st")" "disk space" "full: the error says why ($(json 'j["error"]["message"]' <<<"$st"))"
+still_fine full
+
+small_disk 500
+ok $? "fill: B's state dir is a 500 MiB file system (enough for big at the start)"
+ip netns exec "$NS_P" tc qdisc add dev lab-b root tbf rate 160mbit burst 64kb latency 400ms
+migrate_until_mib 4
+ok $? "fill: the migration of big is under way"
+dd if=/dev/zero of="$(host_state b)/filler" bs=1M 2>/dev/null
+is "$(op_wait)" failure "fill: the migration fails when B's disk fills up mid-transfer"
+api a GET "/v1/operations/$OP" | cut -d' ' -f2- | json 'j["error"]["message"]' | sed 's/^/#   /'
+ip netns exec "$NS_P" tc qdisc del dev lab-b root 2>/dev/null
+still_fine fill
+rm -f "$(host_state b)/filler"
+left=$(find "$(host_state b)/migrations" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+is "$left" 0 "fill: B removed the partial transfer"
+big_disk
+ok $? "B's ctd back on its own disk"
+
 out=$(ctl a migrate big hostb --strategy stop-and-copy 2>/dev/null)
-ok $? "after both failures big still migrates (B cleaned up after the dead transfers)"
+ok $? "after every failure big still migrates (B cleaned up after the dead transfers)"
 while IFS= read -r l; do diag "$l"; done <<<"$out"
 is "$(ctl b --json info big 2>/dev/null | json 'j["state"]')" running "big runs on B"
 ctl b exec big -- test -s /big
