@@ -60,6 +60,10 @@ static const char create_help[] =
 	"      --seccomp-deny SYSCALL   deny one more syscall (repeatable)\n"
 	"      --device RULE      allow a device: \"c 10:200 rwm\" (repeatable)\n"
 	"      --no-new-privs     set no_new_privs (breaks the guest's setuid programs)\n"
+	"      --no-checkpoint    let processes inside make UTS and IPC namespaces of their own\n"
+	"                         (systemd's ProtectHostname=, PrivateIPC=); the container can\n"
+	"                         then not be checkpointed or migrated (default: it can, and\n"
+	"                         such services run without those namespaces)\n"
 	"  -j, --json             print the new container as JSON\n"
 	"\n"
 	"Examples:\n"
@@ -241,6 +245,7 @@ enum {
 	OPT_SECCOMP_DENY,
 	OPT_DEVICE,
 	OPT_NO_NEW_PRIVS,
+	OPT_NO_CHECKPOINT,
 	OPT_ADD_ADDRESS,
 	OPT_DEL_ADDRESS,
 };
@@ -557,6 +562,8 @@ static int net_opt(net_args *n, const char *vname, int opt, const char *arg)
 		return append_in(&n->security, "devices", json_string(arg));
 	case OPT_NO_NEW_PRIVS:
 		return set_in(&n->security, "no_new_privs", json_true());
+	case OPT_NO_CHECKPOINT:
+		return set_in(&n->security, "checkpointable", json_false());
 	default:
 		return -2;
 	}
@@ -604,6 +611,7 @@ static int verb_create(ctl *c, int argc, char **argv, ctl_error *err)
 		{"seccomp-deny", required_argument, NULL, OPT_SECCOMP_DENY},
 		{"device", required_argument, NULL, OPT_DEVICE},
 		{"no-new-privs", no_argument, NULL, OPT_NO_NEW_PRIVS},
+		{"no-checkpoint", no_argument, NULL, OPT_NO_CHECKPOINT},
 		{},
 	};
 	_cleanup_json_ json_t *autostart_order = NULL;
@@ -1348,6 +1356,8 @@ static void print_isolation(json_t *ct)
 	}
 	if (json_is_true(json_object_get(sec, "no_new_privs")))
 		kv(2, "no new privs", "yes");
+	if (json_is_false(json_object_get(sec, "checkpointable")))
+		kv(2, "checkpointable", "no (nested UTS/IPC namespaces allowed)");
 }
 
 static void print_container(json_t *ct)

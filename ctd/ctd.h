@@ -320,6 +320,7 @@ struct ctr {
 	struct idrange ids; /* the host ids of an unprivileged one */
 	char **seccomp_allow, **seccomp_deny, **devices;
 	bool no_new_privs;
+	bool nested_ns; /* "checkpointable": false: UTS/IPC namespaces inside allowed */
 
 	/* runtime */
 	enum ctr_state state;

@@ -792,7 +792,7 @@ int ctr_userns_from_json(struct ctr *c, json_t *body, bool loading, struct apier
 int ctr_security_from_json(struct ctr *c, json_t *body, struct apierr *e)
 {
 	static const char *const fields[] = {"seccomp_allow", "seccomp_deny", "devices",
-					     "no_new_privs", NULL};
+					     "no_new_privs", "checkpointable", NULL};
 	_cleanup_spec_ ct_spec *scratch = NULL;
 	ct_error err = {0};
 	json_t *o = json_object_get(body, "security"), *v;
@@ -814,6 +814,11 @@ int ctr_security_from_json(struct ctr *c, json_t *body, struct apierr *e)
 		if (!json_is_boolean(v))
 			return apierr_set(e, 400, "bad_request", "no_new_privs must be a boolean");
 		c->no_new_privs = json_is_true(v);
+	}
+	if ((v = json_object_get(o, "checkpointable"))) {
+		if (!json_is_boolean(v))
+			return apierr_set(e, 400, "bad_request", "checkpointable must be a boolean");
+		c->nested_ns = json_is_false(v);
 	}
 	/* libct's own checks, on a spec that is thrown away: what passes here starts. */
 	scratch = ct_spec_new();
@@ -838,9 +843,10 @@ int ctr_security_from_json(struct ctr *c, json_t *body, struct apierr *e)
 
 static json_t *security_json(const struct ctr *c)
 {
-	return json_pack("{s:o, s:o, s:o, s:b}", "seccomp_allow", strv_to_json(c->seccomp_allow),
-			 "seccomp_deny", strv_to_json(c->seccomp_deny), "devices",
-			 strv_to_json(c->devices), "no_new_privs", c->no_new_privs);
+	return json_pack("{s:o, s:o, s:o, s:b, s:b}", "seccomp_allow",
+			 strv_to_json(c->seccomp_allow), "seccomp_deny",
+			 strv_to_json(c->seccomp_deny), "devices", strv_to_json(c->devices),
+			 "no_new_privs", c->no_new_privs, "checkpointable", !c->nested_ns);
 }
 
 /* ---- JSON out ---- */
@@ -994,7 +1000,13 @@ static int security_spec(struct ctr *c, ct_spec *spec, struct apierr *e)
 	for (char **s = c->devices; s && *s; s++)
 		if (ct_spec_add_device(spec, *s, &err) < 0)
 			return apierr_from_ct(e, &err, "devices");
-	if (ct_spec_set_security(spec, c->no_new_privs ? CT_SEC_NO_NEW_PRIVS : 0, &err) < 0)
+	/* Checkpointable unless asked otherwise: checkpoints and migration are what a host
+	 * buys ct for; services that ask systemd for a hostname or IPC namespace of their own
+	 * run without it (systemd logs it and carries on). */
+	if (ct_spec_set_security(spec,
+				 (c->no_new_privs ? CT_SEC_NO_NEW_PRIVS : 0) |
+					 (c->nested_ns ? 0 : CT_SEC_CHECKPOINTABLE),
+				 &err) < 0)
 		return apierr_from_ct(e, &err, "security");
 	return 0;
 }

@@ -967,8 +967,8 @@ static bool key_known(char (*keys)[64], size_t n, const char *key)
 static int dump_ext_files(ct_container *ct, criu_opts *o, struct ckpt_meta *meta, ct_error *err)
 {
 	_cleanup_closedir_ DIR *proc = opendir("/proc");
-	struct mnt_table t = {0};
-	struct stat pidns;
+	struct mnt_table t = {0}, own = {0};
+	struct stat pidns, mntns;
 	struct dirent *de;
 	char path[PATH_MAX];
 	int r;
@@ -977,6 +977,9 @@ static int dump_ext_files(ct_container *ct, criu_opts *o, struct ckpt_meta *meta
 		return ct_errno(err, -errno, "cannot read /proc");
 	ct_snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)ct->pid);
 	if (stat(path, &pidns) < 0)
+		return ct_errno(err, -errno, "cannot look at init of '%s'", ct->name);
+	ct_snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)ct->pid);
+	if (stat(path, &mntns) < 0)
 		return ct_errno(err, -errno, "cannot look at init of '%s'", ct->name);
 	open_mountinfo_path(ct->pid, path, sizeof(path));
 	r = mnt_table_read(path, &t, err);
@@ -988,8 +991,21 @@ static int dump_ext_files(ct_container *ct, criu_opts *o, struct ckpt_meta *meta
 		char *end;
 		long pid = strtol(de->d_name, &end, 10);
 
+		struct mnt_table *tab = &t;
+		struct stat ns;
+
 		if (*end || pid <= 0 || !pid_in_container((pid_t)pid, &pidns))
 			continue;
+		/* A process in a mount namespace of its own (systemd's ProtectSystem=,
+		 * PrivateTmp=): its files are on its own mounts, whose ids init's table lacks. */
+		ct_snprintf(path, sizeof(path), "/proc/%ld/ns/mnt", pid);
+		if (stat(path, &ns) == 0 && ns.st_ino != mntns.st_ino) {
+			mnt_table_free(&own);
+			ct_snprintf(path, sizeof(path), "/proc/%ld/mountinfo", pid);
+			if (mnt_table_read(path, &own, NULL) < 0)
+				continue;
+			tab = &own;
+		}
 		ct_snprintf(path, sizeof(path), "/proc/%ld/fd", pid);
 		fds = opendir(path);
 		if (!fds)
@@ -1011,8 +1027,8 @@ static int dump_ext_files(ct_container *ct, criu_opts *o, struct ckpt_meta *meta
 			    !(p = strstr(info, "mnt_id:")))
 				continue;
 			mnt_id = atoi(p + 7);
-			for (size_t i = 0; i < t.n; i++)
-				if (t.m[i].id == mnt_id)
+			for (size_t i = 0; i < tab->n; i++)
+				if (tab->m[i].id == mnt_id)
 					inside = true;
 			if (S_ISCHR(st.st_mode) && major(st.st_rdev) >= 136 &&
 			    major(st.st_rdev) <= 143) {
@@ -1020,10 +1036,10 @@ static int dump_ext_files(ct_container *ct, criu_opts *o, struct ckpt_meta *meta
 				 * instance, whichever path it was opened by (/dev/console is a
 				 * bind of the host's). */
 				inside = false;
-				for (size_t i = 0; i < t.n; i++)
-					if (strcmp(t.m[i].fstype, "devpts") == 0 &&
-					    strcmp(t.m[i].root, "/") == 0 &&
-					    t.m[i].dev == st.st_dev)
+				for (size_t i = 0; i < tab->n; i++)
+					if (strcmp(tab->m[i].fstype, "devpts") == 0 &&
+					    strcmp(tab->m[i].root, "/") == 0 &&
+					    tab->m[i].dev == st.st_dev)
 						inside = true;
 			}
 			if (inside)
@@ -1061,6 +1077,7 @@ static int dump_ext_files(ct_container *ct, criu_opts *o, struct ckpt_meta *meta
 	r = 0;
 out:
 	mnt_table_free(&t);
+	mnt_table_free(&own);
 	return r;
 }
 
@@ -1766,6 +1783,18 @@ static bool console_tty_path(int fd, char *buf, size_t len)
 
 /* The CRIU restore proper, in the calling thread's private mount namespace. Returns init's
  * pid. */
+/* The extra copies of the console handed to CRIU (one per inherited key). */
+struct fd_list {
+	int fd[16];
+};
+
+static void close_fdsp(struct fd_list *l)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(l->fd); i++)
+		if (l->fd[i] > 0)
+			close(l->fd[i]);
+}
+
 static int restore_in_ns(const ct_spec *s, const struct container_root *cr, cgroup_handle *cg,
 			 const ct_restore_opts *ro, int dirfd, const struct ckpt_meta *meta,
 			 const char *yard, pid_t *ret_lazy_pid, struct restore_ctx *rc,
@@ -1774,6 +1803,9 @@ static int restore_in_ns(const ct_spec *s, const struct container_root *cr, cgro
 	const char *dir = ro->dir;
 	bool lazy = ro->flags & CT_RESTORE_LAZY_PAGES;
 	_cleanup_(criu_optsp) criu_opts *o = NULL;
+	_cleanup_(close_fdsp) struct fd_list extra = {0};
+	int *extra_fds = extra.fd;
+	size_t n_extra = 0;
 	_cleanup_close_ int yardfd = -EBADF, console = -EBADF, null = -EBADF, nsfd = -EBADF,
 			    idmapped_images = -EBADF;
 	char path[PATH_MAX], console_path[PATH_MAX] = "/dev/null";
@@ -1925,12 +1957,22 @@ static int restore_in_ns(const ct_spec *s, const struct container_root *cr, cgro
 			console = fcntl(from, F_DUPFD, 3);
 		if (console < 0)
 			return ct_errno(err, -errno, "cannot pass the console to CRIU");
-		for (size_t i = 0; i < meta->n_tty; i++)
-			if (criu_local_add_inherit_fd(o, console, meta->tty_key[i]) < 0)
+		/* One fd per key: CRIU moves each inherited fd into its store and closes it,
+		 * so a second key on the same fd would find it closed (EBADF). */
+		for (size_t i = 0; i < meta->n_tty + meta->n_file; i++) {
+			const char *key = i < meta->n_tty ? meta->tty_key[i]
+							  : meta->file_key[i - meta->n_tty];
+			int fd = console;
+
+			if (i > 0) {
+				fd = fcntl(console, F_DUPFD, 3);
+				if (fd < 0)
+					return ct_errno(err, -errno, "cannot pass the console to CRIU");
+				extra_fds[n_extra++] = fd;
+			}
+			if (criu_local_add_inherit_fd(o, fd, key) < 0)
 				return ct_err(err, -ENOMEM, "out of memory");
-		for (size_t i = 0; i < meta->n_file; i++)
-			if (criu_local_add_inherit_fd(o, console, meta->file_key[i]) < 0)
-				return ct_err(err, -ENOMEM, "out of memory");
+		}
 	}
 
 	cur_restore = rc;
