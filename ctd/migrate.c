@@ -1767,29 +1767,38 @@ static json_t *w_answer(int fd)
 	return json_loads(line, 0, NULL);
 }
 
+/* ip (v4 or v6, numeric) and port as a socket address; -1 when ip is not one. */
+static int sockaddr_of(const char *ip, int port, struct sockaddr_storage *ss, socklen_t *sl)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (strchr(ip, ':')) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		*sl = sizeof(*s6);
+		return inet_pton(AF_INET6, ip, &s6->sin6_addr) == 1 ? 0 : -1;
+	}
+	{
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		*sl = sizeof(*s4);
+		return inet_pton(AF_INET, ip, &s4->sin_addr) == 1 ? 0 : -1;
+	}
+}
+
 /* Post-copy: a port for this host's page server on the address the destination reached us
  * from (CRIU binds it again right after; SO_REUSEADDR). */
 static int w_free_port(const char *ip)
 {
-	struct sockaddr_storage ss = {0};
+	struct sockaddr_storage ss;
 	socklen_t sl;
 	int fd, port = -1;
 
-	if (strchr(ip, ':')) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-		s6->sin6_family = AF_INET6;
-		if (inet_pton(AF_INET6, ip, &s6->sin6_addr) != 1)
-			return -1;
-		sl = sizeof(*s6);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-		s4->sin_family = AF_INET;
-		if (inet_pton(AF_INET, ip, &s4->sin_addr) != 1)
-			return -1;
-		sl = sizeof(*s4);
-	}
+	if (sockaddr_of(ip, 0, &ss, &sl) < 0)
+		return -1;
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
@@ -1806,25 +1815,12 @@ static int w_free_port(const char *ip)
  * container here. Harmless when the page server is gone already. */
 static void w_poke_page_server(const char *ip, int port)
 {
-	struct sockaddr_storage ss = {0};
+	struct sockaddr_storage ss;
 	socklen_t sl;
 	int fd;
 
-	if (strchr(ip, ':')) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		inet_pton(AF_INET6, ip, &s6->sin6_addr);
-		sl = sizeof(*s6);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		inet_pton(AF_INET, ip, &s4->sin_addr);
-		sl = sizeof(*s4);
-	}
+	if (sockaddr_of(ip, port, &ss, &sl) < 0)
+		return;
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return;

@@ -154,6 +154,24 @@ lab_trust() {
 		--accept-certificate >/dev/null
 }
 
+# need_criu: skips the whole test (TAP plan 1..0) without a criu to run.
+need_criu() {
+	if ! command -v criu >/dev/null 2>&1 && [ ! -x /usr/local/sbin/criu ]; then
+		echo "1..0 # SKIP criu is not installed"
+		exit 0
+	fi
+}
+
+# lab_up: the network, both hosts' ctd and the trust between them, as the first two checks
+# of a test; ends the test when the network cannot be made.
+lab_up() {
+	lab_net_up || { ok 1 "lab network"; done_testing; exit 1; }
+	start_host a && start_host b
+	ok $? "two hosts, each with its own ctd in its own namespace"
+	lab_trust
+	ok $? "B trusts A's host certificate; ctctl knows B as hostb"
+}
+
 lab_cleanup() {
 	local rc=$?
 	[ -n "${CLIENT_PID:-}" ] && kill "$CLIENT_PID" 2>/dev/null

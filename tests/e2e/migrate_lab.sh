@@ -9,16 +9,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lablib.sh
 . "$here/lablib.sh"
 
-if ! command -v criu >/dev/null 2>&1 && [ ! -x /usr/local/sbin/criu ]; then
-	echo "1..0 # SKIP criu is not installed"
-	exit 0
-fi
+need_criu
 
-lab_net_up || { ok 1 "lab network"; done_testing; exit 1; }
-start_host a && start_host b
-ok $? "two hosts, each with its own ctd in its own namespace"
-lab_trust
-ok $? "B trusts A's host certificate; ctctl knows B as hostb"
+lab_up
 
 # ---- the counter service, migrated under a connected client ----
 COUNTER='i=0; while :; do echo $i; i=$((i+1)); usleep 20000; done | nc -l -p 7000'

@@ -19,21 +19,14 @@ else
 	MIB=${CT_MIG_MIB:-128} DIRTY=${CT_MIG_DIRTY:-1}
 fi
 MEMHOG=$CT_BUILD_DIR/tests/tools/ct-memhog
-if ! command -v criu >/dev/null 2>&1 && [ ! -x /usr/local/sbin/criu ]; then
-	echo "1..0 # SKIP criu is not installed"
-	exit 0
-fi
+need_criu
 [ -x "$MEMHOG" ] || { echo "1..0 # SKIP $MEMHOG is not built"; exit 0; }
 if [ "$avail_mib" -lt $((MIB * 4)) ]; then
 	echo "1..0 # SKIP needs $((MIB * 4)) MiB of free memory for $MIB MiB migrations ($avail_mib)"
 	exit 0
 fi
 
-lab_net_up || { ok 1 "lab network"; done_testing; exit 1; }
-start_host a && start_host b
-ok $? "two hosts, each with its own ctd in its own namespace"
-lab_trust
-ok $? "B trusts A's host certificate; ctctl knows B as hostb"
+lab_up
 
 ADDR=192.168.77.60
 # probe HOST-NAMESPACE: one line of ct-memhog's check, from the provider network
