@@ -198,17 +198,19 @@ ln -sfn "$dest/sbin/criu" "$PREFIX/sbin/criu"
 if [[ -f $dest/sbin/criu-ns ]]; then
 	install -m 755 "$dest/sbin/criu-ns" "$PREFIX/sbin/criu-ns"
 fi
+# --remove-destination: a new file, never one rewritten in place; a running ctd keeps the
+# libcriu it mapped (rewriting a mapped library makes its users crash)
 if [[ -d $dest/lib ]]; then
 	# libcriu.so.2.0 + links, libcriu.a, pkgconfig/criu.pc
-	cp -a "$dest/lib/." "$PREFIX/lib/"
+	cp -a --remove-destination "$dest/lib/." "$PREFIX/lib/"
 fi
 if [[ -d $dest/include/criu ]]; then
 	mkdir -p "$PREFIX/include/criu"
-	cp -a "$dest/include/criu/." "$PREFIX/include/criu/"
+	cp -a --remove-destination "$dest/include/criu/." "$PREFIX/include/criu/"
 fi
 if [[ -d $dest/libexec/criu ]]; then
 	mkdir -p "$PREFIX/libexec"
-	cp -a "$dest/libexec/criu" "$PREFIX/libexec/"
+	cp -a --remove-destination "$dest/libexec/criu" "$PREFIX/libexec/"
 fi
 ldconfig
 

@@ -859,6 +859,18 @@ static void h_upper(struct request *r, struct mig_in *m, const char *body, size_
 }
 
 /* Gratuitous ARP for addr on ifname (routed mode: this host now answers for it). */
+/* The packet socket for gratuitous ARP, opened once and never closed: closing a packet
+ * socket waits for an RCU grace period (synchronize_net, ~10 ms), which must not happen in a
+ * migration's freeze. Protocol 0: it receives nothing. */
+static int arp_fd = -1;
+
+static int arp_socket(void)
+{
+	if (arp_fd < 0)
+		arp_fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	return arp_fd;
+}
+
 static void announce_ipv4(const char *ifname, const uint8_t ip[4])
 {
 	struct {
@@ -867,20 +879,16 @@ static void announce_ipv4(const char *ifname, const uint8_t ip[4])
 	} __attribute__((packed)) pkt;
 	struct sockaddr_ll sll = {0};
 	struct ifreq ifr = {0};
-	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ARP));
+	int fd = arp_socket();
 
 	if (fd < 0)
 		return;
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0 || ioctl(fd, SIOCGIFINDEX, &ifr) < 0) {
-		close(fd);
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0 || ioctl(fd, SIOCGIFINDEX, &ifr) < 0)
 		return;
-	}
 	sll.sll_ifindex = ifr.ifr_ifindex;
-	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0) {
-		close(fd);
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
 		return;
-	}
 	memset(&pkt, 0, sizeof(pkt));
 	memset(pkt.eh.ether_dhost, 0xff, ETH_ALEN);
 	memcpy(pkt.eh.ether_shost, ifr.ifr_hwaddr.sa_data, ETH_ALEN);
@@ -901,7 +909,6 @@ static void announce_ipv4(const char *ifname, const uint8_t ip[4])
 	for (int i = 0; i < 2; i++)
 		if (sendto(fd, &pkt, sizeof(pkt), 0, (struct sockaddr *)&sll, sizeof(sll)) < 0)
 			log_debug("gratuitous ARP on %s: %m", ifname);
-	close(fd);
 }
 
 /* An unsolicited Neighbor Advertisement (RFC 4861 7.2.6) for ip, with the link-layer address
@@ -1003,11 +1010,20 @@ static void on_lazy_done(struct loop_source *s, uint32_t events)
 	free(lw);
 }
 
-/* ct_restore_opts.resume_cb: the addresses announced before the processes run again (in
- * the restoring child; announce() only reads the container's config). */
+/* ct_restore_opts.resume_cb (CRIU's pre-resume, in this process): the addresses announced
+ * before the processes run again, and the moment they do (CRIU's own wrap-up and exit take
+ * tens of milliseconds more before the restore returns; the container runs meanwhile). */
+struct resume_ctx {
+	const struct ctr *c;
+	uint64_t t_us;
+};
+
 static void announce_early(void *data)
 {
-	announce(data);
+	struct resume_ctx *rx = data;
+
+	announce(rx->c);
+	rx->t_us = mono_us();
 }
 
 static void h_restore(struct request *r, struct mig_in *m, const char *body, size_t len)
@@ -1020,6 +1036,7 @@ static void h_restore(struct request *r, struct mig_in *m, const char *body, siz
 	struct ctr *c, *probe;
 	json_t *lazy, *j;
 	uint64_t t0 = mono_us(), t_resumed = 0;
+	struct resume_ctx rx = {0};
 	unsigned announced;
 	char crt[PATH_MAX], key[PATH_MAX], peer_crt[PATH_MAX];
 
@@ -1073,6 +1090,7 @@ static void h_restore(struct request *r, struct mig_in *m, const char *body, siz
 		return;
 	}
 	unlink(blob);
+	log_debug("migration %s: images unpacked (+%.1f ms)", m->id, ms(mono_us() - t0));
 	probe = ctr_new(m->name);
 	if (!probe || ctr_path(probe, NULL, cdir, sizeof(cdir)) < 0 ||
 	    ctr_path(probe, "upper", cupper, sizeof(cupper)) < 0) {
@@ -1113,8 +1131,11 @@ static void h_restore(struct request *r, struct mig_in *m, const char *body, siz
 	ctr_link(c);
 	opts.dir = images;
 	opts.resume_cb = announce_early;
-	opts.resume_data = c;
+	rx.c = c;
+	opts.resume_data = &rx;
+	arp_socket(); /* before the freeze's critical path */
 	e.status = 0;
+	log_debug("migration %s: restoring (+%.1f ms)", m->id, ms(mono_us() - t0));
 	if (template_ensure(c->template_name, &e) < 0 || ctr_launch(c, &opts, &e) < 0) {
 		log_warn("migration %s: restore of %s failed: %s", m->id, m->name, e.message);
 		ctr_unlink(c);
@@ -1122,7 +1143,7 @@ static void h_restore(struct request *r, struct mig_in *m, const char *body, siz
 		reply_apierr(r, &e);
 		goto undo;
 	}
-	t_resumed = mono_us();
+	t_resumed = rx.t_us ? rx.t_us : mono_us();
 	announced = announce(c);
 	if (lazy && ct_container_lazy_pidfd(c->ct) >= 0) {
 		/* It runs; its memory follows (a dead peer fails the connection within seconds:
@@ -1163,6 +1184,8 @@ static void h_restore(struct request *r, struct mig_in *m, const char *body, siz
 		    json_pack("{s:s, s:f}", "migration", m->id, "restore_ms", ms(t_resumed - t0)));
 	j = ctr_to_json(c);
 	json_object_set_new(j, "restore_ms", json_real(ms(t_resumed - t0)));
+	/* the source's freeze ends when it ran here, not when this answer reaches it */
+	json_object_set_new(j, "resumed_ago_ms", json_real(ms(mono_us() - t_resumed)));
 	reply_json(r, 200, j);
 	return;
 undo:
@@ -1385,6 +1408,7 @@ struct worker {
 	unsigned rounds;
 	bool dest_prepared, dumped, restore_sent;
 	struct curl_slist *hdr_json, *hdr_bin;
+	const char *phase; /* the last one logged */
 };
 
 /* One line to the loop. */
@@ -1426,6 +1450,9 @@ static void w_progress(struct worker *w, const char *phase, const char *fmt, ...
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (!w->phase || strcmp(w->phase, phase) != 0) /* where the time goes, at debug level */
+		log_debug("migration %s: %s: %s", w->id, phase, msg);
+	w->phase = phase;
 	w_say(w, json_pack("{s:s, s:s, s:s, s:I, s:I}", "type", "progress", "phase", phase,
 			   "progress", msg, "disk_bytes",
 			   (json_int_t)(w->bytes_disk + w->bytes_template), "memory_bytes",
@@ -1862,6 +1889,15 @@ struct lazy_ctx {
  * answering for the addresses here, and starts the restore there in a child process (this
  * one is needed by CRIU to serve the pages). A failure before the restore started fails the
  * dump: CRIU resumes the container here. */
+/* How long before its answer the destination resumed the container (its "resumed_ago_ms";
+ * between 0 and 10 s, else 0), in us. */
+static uint64_t resumed_ago_us(json_t *resp)
+{
+	double ago = json_real_value(json_object_get(resp, "resumed_ago_ms"));
+
+	return ago > 0 && ago < 10000 ? (uint64_t)(ago * 1000) : 0;
+}
+
 static int w_lazy_ready(void *data, ct_error *err)
 {
 	struct lazy_ctx *lz = data;
@@ -1910,7 +1946,7 @@ static int w_lazy_ready(void *data, ct_error *err)
 		if (w_json(w, "POST", path, body, 300, &resp) == 0) {
 			out = json_pack("{s:b, s:f, s:I}", "ok", 1, "restore_ms",
 					json_real_value(json_object_get(resp, "restore_ms")), "t_us",
-					(json_int_t)mono_us());
+					(json_int_t)(mono_us() - resumed_ago_us(resp)));
 		} else {
 			/* It will not connect: end the page server's wait, so that the dump fails
 			 * and the container resumes here. */
@@ -2162,7 +2198,7 @@ static int worker_main(struct migrate_args *a, int pipe_fd)
 		}
 		json_decref(ans);
 	}
-	t_freeze = mono_us();
+	t_freeze = mono_us(); /* made exact below, when CRIU says when it began to freeze */
 	{
 		ct_checkpoint_opts o = {.dir = a->images};
 		ct_error err = {0};
@@ -2182,6 +2218,8 @@ static int worker_main(struct migrate_args *a, int pipe_fd)
 			o.ready_data = &lz;
 		}
 		r = ct_container_checkpoint(a->ct, &o, &st, &err);
+		if (st.freeze_start_us > t_freeze)
+			t_freeze = st.freeze_start_us;
 		snprintf(dump_msg, sizeof(dump_msg), "%s", err.msg[0] ? err.msg : strerror(-r));
 		if (r < 0 && !lz.failed_here) {
 			apierr_set(&w.e, r == -EOPNOTSUPP ? 422 : 500,
@@ -2251,7 +2289,7 @@ static int worker_main(struct migrate_args *a, int pipe_fd)
 		w.restore_sent = true;
 		if (w_json(&w, "POST", path, json_object(), 300, &resp) < 0)
 			goto fail;
-		t_resumed = mono_us();
+		t_resumed = mono_us() - resumed_ago_us(resp);
 		restore_ms = json_real_value(json_object_get(resp, "restore_ms"));
 		json_decref(TAKE_PTR(resp));
 	}

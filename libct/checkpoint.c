@@ -16,7 +16,8 @@
  *  - the network: CRIU leaves the network namespace empty ("empty_ns"), and ct re-creates
  *    the veth with the container's config (net_start) when CRIU has made the namespaces
  *    ("setup-namespaces" notification), before sockets, so established TCP connections find
- *    their addresses; CRIU keeps the namespace locked until the tasks resume;
+ *    their addresses; the veth's host end stays down, and nothing is routed to it, until
+ *    CRIU's "network-unlock" (ct's network lock, instead of CRIU's netfilter rules);
  *  - the cgroup: ct creates the container's cgroup with its limits, and CRIU restores the
  *    container's own cgroups (systemd's slices and scopes) below it (cgroup namespace root
  *    mapped there, "soft" mode).
@@ -28,21 +29,27 @@
  * started one.
  */
 #include <criu/criu.h>
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "cgroup.h"
 #include "container.h"
@@ -527,6 +534,27 @@ static void criu_optsp(criu_opts **o)
 	*o = NULL;
 }
 
+/* Debugging aid: with CT_CRIU_KEEP_LOGS=DIR set, every CRIU log (dump, pre-dump, restore) is
+ * copied to DIR/<log>.<pid>.<n> when the operation ends, successful or not. */
+static void criu_keep_log(int logdir, const char *log)
+{
+	static unsigned seq;
+	const char *dir = getenv("CT_CRIU_KEEP_LOGS");
+	char path[PATH_MAX], buf[65536];
+	ssize_t n;
+
+	if (!dir || !*dir)
+		return;
+	_cleanup_close_ int in = openat(logdir, log, O_RDONLY | O_CLOEXEC);
+	if (in < 0 || ct_snprintf(path, sizeof(path), "%s/%s.%d.%u", dir, log, (int)getpid(),
+				  seq++) < 0)
+		return;
+	_cleanup_close_ int out = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	while (out >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			break;
+}
+
 /* The first error CRIU logged (its log says why; its return code does not), into err. */
 static int criu_fail(ct_error *err, int code, int logdir, const char *log, const char *what)
 {
@@ -552,11 +580,71 @@ static int criu_fail(ct_error *err, int code, int logdir, const char *log, const
 		      first[0] ? first : "see the CRIU log");
 }
 
+/* The criu binary's identity (file, size and time): what CRIU said about itself stays true
+ * while it is the same file. */
+struct criu_ident {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+};
+
+static bool criu_ident(struct criu_ident *id)
+{
+	const char *b = criu_binary();
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (strchr(b, '/')) {
+		if (stat(b, &st) < 0)
+			return false;
+	} else {
+		const char *p = getenv("PATH");
+		bool found = false;
+
+		for (p = p ? p : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+		     *p && !found;) {
+			size_t n = strcspn(p, ":");
+
+			int k = snprintf(path, sizeof(path), "%.*s/%s", (int)n, p, b);
+
+			if (n && k > 0 && (size_t)k < sizeof(path) && stat(path, &st) == 0 &&
+			    S_ISREG(st.st_mode))
+				found = true;
+			p += n + (p[n] == ':');
+		}
+		if (!found)
+			return false;
+	}
+	*id = (struct criu_ident){st.st_dev, st.st_ino, st.st_size, st.st_mtim};
+	return true;
+}
+
+static bool criu_ident_eq(const struct criu_ident *a, const struct criu_ident *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	       a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+/* What one criu binary said about itself, per thread: asking means starting a criu
+ * process (5-10 ms each), which a checkpoint, and a restore in a migration's freeze, should
+ * not pay every time. */
+static __thread struct {
+	struct criu_ident id;
+	int version;
+	bool features_known;
+	struct criu_feature_check fc;
+} criu_cache;
+
 static int criu_version_check(ct_error *err)
 {
 	_cleanup_(criu_optsp) criu_opts *o = NULL;
+	struct criu_ident id;
+	bool have_id = criu_ident(&id);
 	int r, v;
 
+	if (have_id && criu_cache.version > 0 && criu_ident_eq(&id, &criu_cache.id))
+		return criu_cache.version;
 	r = criu_opts_new(&o, err);
 	if (r < 0)
 		return r;
@@ -568,7 +656,81 @@ static int criu_version_check(ct_error *err)
 		return ct_err(err, -EOPNOTSUPP, "CRIU %d.%d is too old (need %d.%d)", v / 10000,
 			      v / 100 % 100, CRIU_MIN_VERSION / 10000,
 			      CRIU_MIN_VERSION / 100 % 100);
+	if (have_id) {
+		memset(&criu_cache, 0, sizeof(criu_cache));
+		criu_cache.id = id;
+		criu_cache.version = v;
+	}
 	return v;
+}
+
+/* The host's cgroup v1 (or hybrid) mounts as CRIU's "cgroup yard": one directory per
+ * hierarchy, named by its controllers ("name=" dropped, the v2 mount "unified") -- the
+ * layout systemd gives /sys/fs/cgroup. Without a yard CRIU mounts every hierarchy afresh
+ * for each dump and each restore, which costs 10-25 ms of the freeze on a v1 host. NULL
+ * (CRIU mounts its own) when any hierarchy of ours is not there under that name, and on a
+ * v2-only host (one mount, cheap, and no "unified" directory). */
+static const char *criu_cgroup_yard(void)
+{
+	static const char base[] = "/sys/fs/cgroup";
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/cgroup", "re");
+	char line[1024], path[PATH_MAX];
+	bool v1 = false;
+	struct statfs sf;
+
+	if (!f)
+		return NULL;
+	while (fgets(line, sizeof(line), f)) {
+		char *ctrl = strchr(line, ':'), *end, dir[256] = "";
+		size_t n = 0;
+
+		if (!ctrl || !(end = strchr(++ctrl, ':')))
+			return NULL;
+		*end = '\0';
+		if (!*ctrl) {
+			ct_snprintf(dir, sizeof(dir), "unified");
+		} else {
+			for (char *c = strtok(ctrl, ","); c; c = strtok(NULL, ",")) {
+				if (!strncmp(c, "name=", 5))
+					c += 5;
+				n += (size_t)snprintf(dir + n, sizeof(dir) - n, "%s%s", n ? "," : "", c);
+				if (n >= sizeof(dir))
+					return NULL;
+			}
+			v1 = true;
+		}
+		if (ct_snprintf(path, sizeof(path), "%s/%s", base, dir) < 0 ||
+		    statfs(path, &sf) < 0 ||
+		    (sf.f_type != CGROUP_SUPER_MAGIC && sf.f_type != CGROUP2_SUPER_MAGIC))
+			return NULL;
+	}
+	return v1 ? base : NULL;
+}
+
+/* CRIU's memory tracking and lazy pages support here (after criu_version_check). */
+static int criu_features(struct criu_feature_check *ret, ct_error *err)
+{
+	_cleanup_(criu_optsp) criu_opts *o = NULL;
+	struct criu_feature_check fc = {.mem_track = true, .lazy_pages = true};
+	struct criu_ident id;
+	bool have_id = criu_ident(&id);
+	int r;
+
+	if (have_id && criu_cache.features_known && criu_ident_eq(&id, &criu_cache.id)) {
+		*ret = criu_cache.fc;
+		return 0;
+	}
+	r = criu_opts_new(&o, err);
+	if (r < 0)
+		return r;
+	if (criu_local_feature_check(o, &fc, sizeof(fc)) < 0)
+		return ct_err(err, -EOPNOTSUPP, "CRIU cannot check its features here");
+	if (have_id && criu_cache.version > 0 && criu_ident_eq(&id, &criu_cache.id)) {
+		criu_cache.fc = fc;
+		criu_cache.features_known = true;
+	}
+	*ret = fc;
+	return 0;
 }
 
 /* ---- the pre-check ---- */
@@ -670,18 +832,12 @@ CT_EXPORT int ct_container_checkpoint_check(ct_container *ct, const ct_checkpoin
 	if (r < 0)
 		return r;
 	{
-		_cleanup_(criu_optsp) criu_opts *o = NULL;
 		struct criu_feature_check fc = {0};
 
 		if (opts->flags & (CT_CKPT_PRE_DUMP | CT_CKPT_LAZY_PAGES) || opts->parent_dir) {
-			fc.mem_track = (opts->flags & CT_CKPT_PRE_DUMP) || opts->parent_dir;
-			fc.lazy_pages = opts->flags & CT_CKPT_LAZY_PAGES;
-			r = criu_opts_new(&o, err);
+			r = criu_features(&fc, err);
 			if (r < 0)
 				return r;
-			if (criu_local_feature_check(o, &fc, sizeof(fc)) < 0)
-				return ct_err(err, -EOPNOTSUPP,
-					      "CRIU cannot check its features here");
 			if (((opts->flags & CT_CKPT_PRE_DUMP) || opts->parent_dir) && !fc.mem_track)
 				return ct_err(err, -EOPNOTSUPP,
 					      "pre-dump needs memory tracking (soft-dirty), which "
@@ -1362,7 +1518,8 @@ static void freezer_path(ct_container *ct, char *buf, size_t len)
 struct dump_ctx {
 	const ct_checkpoint_opts *opts;
 	ct_error *err;
-	int failed; /* what a callback returned, when it failed the dump */
+	int failed;	      /* what a callback returned, when it failed the dump */
+	uint64_t t_pre_dump; /* CLOCK_MONOTONIC us of the "pre-dump" notification */
 };
 
 /* libcriu's notify callback has no user data: the dump in progress (one per thread). */
@@ -1380,7 +1537,12 @@ static int dump_notify(char *action, criu_notify_arg_t na)
 
 	if (!dc)
 		return 0;
-	if (strcmp(action, "post-dump") == 0) {
+	if (strcmp(action, "pre-dump") == 0) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		dc->t_pre_dump = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	} else if (strcmp(action, "post-dump") == 0) {
 		cb = dc->opts->frozen_cb;
 		data = dc->opts->frozen_data;
 	} else if (strcmp(action, "status-ready") == 0) {
@@ -1439,6 +1601,10 @@ CT_EXPORT int ct_container_checkpoint(ct_container *ct, const ct_checkpoint_opts
 	criu_local_set_file_locks(o, true);
 	criu_local_set_manage_cgroups(o, true);
 	criu_local_set_manage_cgroups_mode(o, CRIU_CG_MODE_SOFT);
+	if (criu_cgroup_yard() && criu_local_add_cg_yard(o, "/sys/fs/cgroup") < 0) {
+		r = ct_err(err, -ENOMEM, "out of memory");
+		goto out;
+	}
 	criu_local_set_ghost_limit(o, 64u << 20);
 	freezer_path(ct, path, sizeof(path));
 	if (criu_local_set_freeze_cgroup(o, path) < 0) {
@@ -1488,12 +1654,12 @@ CT_EXPORT int ct_container_checkpoint(ct_container *ct, const ct_checkpoint_opts
 		r = ct_err(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	if (opts->frozen_cb || opts->ready_cb)
-		criu_local_set_notify_cb(o, dump_notify);
+	criu_local_set_notify_cb(o, dump_notify); /* also for the freeze's start (pre-dump) */
 
 	cur_dump = &dc;
 	r = pre ? criu_local_pre_dump(o) : criu_local_dump(o);
 	cur_dump = NULL;
+	criu_keep_log(dirfd, pre ? "pre-dump.log" : DUMP_LOG);
 	if (r < 0) {
 		if (dc.failed < 0)
 			r = dc.failed; /* err says what the callback said */
@@ -1512,6 +1678,7 @@ CT_EXPORT int ct_container_checkpoint(ct_container *ct, const ct_checkpoint_opts
 		memset(ret_stats, 0, sizeof(*ret_stats));
 		read_dump_stats(dirfd, ret_stats);
 		ret_stats->image_bytes = dir_bytes(dirfd);
+		ret_stats->freeze_start_us = dc.t_pre_dump;
 	}
 	r = 0;
 out:
@@ -1637,6 +1804,15 @@ static int restore_notify(char *action, criu_notify_arg_t na)
 		rc->opts->resume_cb(rc->opts->resume_data);
 		return 0;
 	}
+	if (strcmp(action, "network-unlock") == 0 && rc->net_done) {
+		/* ct's lock: the veth's host end was down until now (see net_release) */
+		r = net_release(rc->spec->name, &rc->spec->net, rc->err);
+		if (r < 0) {
+			rc->failed = r;
+			return -1;
+		}
+		return 0;
+	}
 	if (strcmp(action, "setup-namespaces") != 0 || !rc->net_empty)
 		return 0;
 	if (pid <= 0) {
@@ -1645,7 +1821,7 @@ static int restore_notify(char *action, criu_notify_arg_t na)
 	}
 	/* The namespaces exist, sockets are not restored yet: the addresses must be there
 	 * before TCP connections are bound to them again. */
-	r = net_start(rc->spec->name, &rc->spec->net, pid, rc->err);
+	r = net_start(rc->spec->name, &rc->spec->net, pid, true, rc->err);
 	if (r < 0) {
 		rc->failed = r;
 		return -1;
@@ -1874,6 +2050,8 @@ static int restore_in_ns(const ct_spec *s, const struct container_root *cr, cgro
 	criu_local_set_file_locks(o, true);
 	criu_local_set_manage_cgroups(o, true);
 	criu_local_set_manage_cgroups_mode(o, CRIU_CG_MODE_SOFT);
+	if (criu_cgroup_yard() && criu_local_add_cg_yard(o, "/sys/fs/cgroup") < 0)
+		return ct_err(err, -ENOMEM, "out of memory");
 	/* the container's cgroup namespace root, which ct created with the limits */
 	if (cgroup_mode() == CT_CGROUP_V2)
 		ct_snprintf(path, sizeof(path), "%s/payload", cgroup_path(cg));
@@ -1897,6 +2075,9 @@ static int restore_in_ns(const ct_spec *s, const struct container_root *cr, cgro
 		if (!s->has_net)
 			return ct_err(err, -EINVAL, "the checkpoint has a network, the spec none");
 		criu_local_set_empty_ns(o, CLONE_NEWNET);
+		/* ct holds the veth down instead (net_start/net_release): no netfilter rules to
+		 * add and remove in the freeze */
+		criu_local_set_network_lock(o, CRIU_NETWORK_LOCK_SKIP);
 	}
 	criu_local_set_notify_cb(o, restore_notify);
 	if (lazy)
@@ -1978,20 +2159,8 @@ static int restore_in_ns(const ct_spec *s, const struct container_root *cr, cgro
 	cur_restore = rc;
 	pid = criu_local_restore_child(o);
 	cur_restore = NULL;
+	criu_keep_log(yardfd, RESTORE_LOG);
 	if (pid <= 0) {
-		const char *keep = getenv("CT_CRIU_RESTORE_LOG"); /* for debugging */
-
-		if (keep && *keep) {
-			_cleanup_close_ int in = openat(yardfd, RESTORE_LOG, O_RDONLY | O_CLOEXEC);
-			_cleanup_close_ int out =
-				open(keep, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-			char buf[65536];
-			ssize_t n;
-
-			while (in >= 0 && out >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
-				if (write(out, buf, (size_t)n) != n)
-					break;
-		}
 		if (rc->failed < 0)
 			return rc->failed;
 		return criu_fail(err, pid, yardfd, RESTORE_LOG, "restore");

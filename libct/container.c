@@ -964,7 +964,7 @@ static int container_start(const ct_spec *s, bool force_copy, ct_container **ret
 		}
 	}
 	if (s->has_net) {
-		r = net_start(s->name, &s->net, pid, err);
+		r = net_start(s->name, &s->net, pid, false, err);
 		if (r < 0)
 			goto fail_child;
 	}

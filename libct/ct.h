@@ -471,6 +471,9 @@ typedef struct ct_checkpoint_stats {
 	uint64_t pages_written;	  /* pages in the images (or sent to the page server) */
 	uint64_t pages_lazy;	  /* left for post-copy */
 	uint64_t image_bytes;	  /* size of dir after the dump */
+	/* CLOCK_MONOTONIC (us) just before CRIU began to freeze the tasks (its "pre-dump"
+	 * step): where the workload's downtime starts; 0 if not known */
+	uint64_t freeze_start_us;
 } ct_checkpoint_stats;
 
 /* Whether the running container can be checkpointed here and now: checks, before freezing

@@ -525,7 +525,7 @@ static int open_netns(pid_t pid, int pidfd, int *ret, ct_error *err)
 	return 0;
 }
 
-int net_start(const char *name, const ct_net_config *net, pid_t pid, ct_error *err)
+int net_start(const char *name, const ct_net_config *net, pid_t pid, bool hold, ct_error *err)
 {
 	char host_if[CT_IFNAME_MAX + 1], ifb[CT_IFNAME_MAX + 1];
 	_cleanup_close_ int netns = -EBADF;
@@ -583,11 +583,13 @@ int net_start(const char *name, const ct_net_config *net, pid_t pid, ct_error *e
 	r = nl_link_get(&nl, host_if, &host, err);
 	if (r < 0)
 		goto fail;
-	r = link_set(&nl, host.index, host_if, true, net->mode == CT_NET_BRIDGE ? br.index : 0, 0,
+	/* Held: the host end stays down (the container sees no carrier), and in routed mode
+	 * nothing is routed to it yet, until net_release. */
+	r = link_set(&nl, host.index, host_if, !hold, net->mode == CT_NET_BRIDGE ? br.index : 0, 0,
 		     err);
 	if (r < 0)
 		goto fail;
-	if (net->mode == CT_NET_ROUTED) {
+	if (net->mode == CT_NET_ROUTED && !hold) {
 		r = net_start_routed(&nl, host_if, host.index, up.index, net, err);
 		if (r < 0)
 			goto fail;
@@ -605,6 +607,34 @@ int net_start(const char *name, const ct_net_config *net, pid_t pid, ct_error *e
 fail:
 	net_cleanup_host(&nl, name, net, NULL);
 out:
+	nl_close(&nl);
+	return r;
+}
+
+/* The network of a container that net_start held: the host end up, and in routed mode its
+ * routes and proxy entries. Nothing reached the container before: a restore's sockets are
+ * all in place when the first packet arrives (CRIU's own network lock is not needed, and
+ * lifting it costs tens of milliseconds of netfilter transactions in the freeze). */
+int net_release(const char *name, const ct_net_config *net, ct_error *err)
+{
+	char host_if[CT_IFNAME_MAX + 1];
+	struct nl_link up = { 0 }, host;
+	struct nl nl;
+	int r;
+
+	if (net->mode == CT_NET_NONE)
+		return 0;
+	host_ifname(name, net, host_if, sizeof(host_if));
+	r = nl_open(&nl, NETLINK_ROUTE, -1, err);
+	if (r < 0)
+		return r;
+	r = nl_link_get(&nl, host_if, &host, err);
+	if (r == 0 && net->mode == CT_NET_ROUTED && net->uplink[0])
+		r = nl_link_get(&nl, net->uplink, &up, err);
+	if (r == 0)
+		r = link_set(&nl, host.index, host_if, true, 0, 0, err);
+	if (r == 0 && net->mode == CT_NET_ROUTED)
+		r = net_start_routed(&nl, host_if, host.index, up.index, net, err);
 	nl_close(&nl);
 	return r;
 }

@@ -11,7 +11,8 @@
  * pair with its container end as eth0 in the network namespace of PID, configures both ends
  * (addresses, routes, MTU, MAC, rate) and brings lo and eth0 up. On failure, what it made is
  * removed again. */
-int net_start(const char *name, const ct_net_config *net, pid_t pid, ct_error *err);
+int net_start(const char *name, const ct_net_config *net, pid_t pid, bool hold, ct_error *err);
+int net_release(const char *name, const ct_net_config *net, ct_error *err);
 /* The ifb device that shapes the container's inbound traffic, for host end HOST_IF: stable,
  * at most CT_IFNAME_MAX characters, distinct from every host end. buf holds
  * CT_IFNAME_MAX + 1 bytes. */

@@ -6,7 +6,9 @@
 # matches its memory (the count rolls back with the file). Lists and removals; a running
 # container is not restored; bad ids and names are refused and change nothing; a restore from
 # corrupted images leaves the container stopped with its files and checkpoint as they were;
-# a restored container is adopted by a restarted ctd. Unprivileged and privileged containers.
+# a restored container is adopted by a restarted ctd, and checkpoints and restores after that
+# restart although its console's terminal was hung up with the old ctd (it gets the new one).
+# Unprivileged and privileged containers.
 . "$(dirname "$0")/lib.sh"
 
 if ! command -v criu >/dev/null 2>&1; then
@@ -237,6 +239,24 @@ sleep 0.5
 w=$(counter $n)
 [ -n "$v" ] && [ -n "$w" ] && [ "$w" -gt "$v" ]
 ok $? "cp: still counting ($v -> $w)"
+
+# ---- after the restart: the console's master went with the old ctd ----
+# The container's init holds a terminal that was hung up. It still checkpoints, and its
+# restore gives it the console of the new ctd.
+v=$(counter $n)
+ctctl checkpoint $n --stop --name r >/dev/null 2>"$E2E_DIR/err"
+ok $? "cp: checkpoint --stop after the ctd restart (its console hung up)" ||
+	sed 's/^/#   /' "$E2E_DIR/err"
+ctctl restore $n r >/dev/null 2>"$E2E_DIR/err"
+ok $? "cp: restore of that checkpoint" || sed 's/^/#   /' "$E2E_DIR/err"
+sleep 0.5
+w=$(counter $n)
+[ -n "$v" ] && [ -n "$w" ] && [ "$w" -gt "$v" ] && [ "$w" -le $((v + 40)) ]
+ok $? "cp: the count continues ($v -> $w)"
+ctctl exec $n -- sh -c 'echo console-is-back >/dev/console'
+sleep 0.3
+grep -q console-is-back "$STATE/containers/$n/console.log"
+ok $? "cp: the restored container writes to a console again (ctd's new one)"
 
 
 ctctl destroy --force cu >/dev/null
