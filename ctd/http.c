@@ -13,6 +13,8 @@
 #include "ctd.h"
 
 #define HTTP_MAX_BODY (1024 * 1024)
+/* a chunk of a migration's data from a trusted host (MIG_CHUNK in migrate.c) */
+#define HTTP_MAX_MIGRATION_BODY (16 * 1024 * 1024)
 #define HTTP_MAX_CONNECTIONS 256
 #define HTTP_CONNECTION_TIMEOUT_S 60
 #define HTTP_TLS_MAX_CONNECTIONS 64
@@ -32,7 +34,8 @@ struct request {
 	struct ucred peer;
 
 	char *body;
-	size_t body_len;
+	size_t body_len, body_cap;
+	size_t body_max; /* HTTP_MAX_BODY, or HTTP_MAX_MIGRATION_BODY */
 	bool too_large;
 
 	/* the reply, until queued */
@@ -592,7 +595,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		/* A migration's data (its blobs, in chunks of the body limit) from a trusted host
 		 * comes at link speed, hundreds of requests a second: the rate limit is for API
 		 * calls; what a migration may send is bounded by what its prepare declared. */
-		if (!(r->is_remote && r->method == M_PUT && !strncmp(r->path, "/v1/migrations/", 15)))
+		r->body_max = HTTP_MAX_BODY;
+		if (r->is_remote && r->method == M_PUT && !strncmp(r->path, "/v1/migrations/", 15))
+			r->body_max = HTTP_MAX_MIGRATION_BODY;
+		else
 			r->retry_after = rate_take(r);
 		if (r->retry_after) {
 			reply_error(r, 429, "too_many_requests",
@@ -602,9 +608,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		}
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 						 MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl && strtoull(cl, NULL, 10) > HTTP_MAX_BODY) {
-			reply_error(r, 413, "payload_too_large", "request body over %d bytes",
-				    HTTP_MAX_BODY);
+		if (cl && strtoull(cl, NULL, 10) > r->body_max) {
+			reply_error(r, 413, "payload_too_large", "request body over %zu bytes",
+				    r->body_max);
 			return queue_reply(r);
 		}
 		return MHD_YES;
@@ -620,17 +626,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		size_t n = *upload_data_size;
 
 		*upload_data_size = 0;
-		if (r->too_large || r->body_len + n > HTTP_MAX_BODY) {
+		if (r->too_large || r->body_len + n > r->body_max) {
 			r->too_large = true;
 			free(TAKE_PTR(r->body));
-			r->body_len = 0;
+			r->body_len = r->body_cap = 0;
 			return MHD_YES;
 		}
-		char *b = realloc(r->body, r->body_len + n + 1);
-		if (!b)
-			return MHD_NO;
-		memcpy(b + r->body_len, upload_data, n);
-		r->body = b;
+		if (r->body_len + n + 1 > r->body_cap) {
+			/* doubling: a 16 MiB chunk arrives in pieces of a few KiB */
+			size_t cap = r->body_cap ? r->body_cap : 4096;
+
+			while (cap < r->body_len + n + 1)
+				cap *= 2;
+			char *b = realloc(r->body, cap);
+			if (!b)
+				return MHD_NO;
+			r->body = b;
+			r->body_cap = cap;
+		}
+		memcpy(r->body + r->body_len, upload_data, n);
 		r->body_len += n;
 		r->body[r->body_len] = '\0';
 		return MHD_YES;
@@ -641,8 +655,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return queue_reply(r);
 
 	if (r->too_large) {
-		reply_error(r, 413, "payload_too_large", "request body over %d bytes",
-			    HTTP_MAX_BODY);
+		reply_error(r, 413, "payload_too_large", "request body over %zu bytes",
+			    r->body_max);
 		return queue_reply(r);
 	}
 

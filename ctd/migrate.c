@@ -58,7 +58,12 @@
 #include "ctd.h"
 #include "tls.h"
 
-#define MIG_CHUNK (1024 * 1024) /* = the API's body limit */
+/* The data goes up in PUTs of MIG_CHUNK, or of what the destination's prepare answer allows
+ * (chunk_max; 1 MiB, the API's body limit, from a ctd that does not say). A trusted host's
+ * PUTs may be 16 MiB (http.c). */
+#define MIG_CHUNK (8 * 1024 * 1024)
+#define MIG_CHUNK_MAX (16 * 1024 * 1024)
+#define MIG_CHUNK_OLD (1024 * 1024)
 #define MIG_ROUNDS_MAX 5	/* upper dir rounds while running */
 #define MIG_ROUND_SMALL 65536	/* a delta this small ends the rounds */
 #define MIG_PRE_ROUNDS_MAX 5	/* pre-dumps while running (pre-copy) */
@@ -667,9 +672,9 @@ static void h_prepare(struct request *r, const char *body, size_t len)
 		if (tls_read_file(crt, 64 * 1024, &pem, &plen) < 0)
 			pem = NULL;
 		reply_json(r, 201,
-			   json_pack("{s:s, s:s, s:b, s:o, s:s?}", "id", m->id, "name", m->name,
+			   json_pack("{s:s, s:s, s:b, s:o, s:s?, s:I}", "id", m->id, "name", m->name,
 				     "need_template", need_template, "features", features_json(),
-				     "certificate", pem));
+				     "certificate", pem, "chunk_max", (json_int_t)MIG_CHUNK_MAX));
 	}
 }
 
@@ -1409,6 +1414,7 @@ struct worker {
 	bool dest_prepared, dumped, restore_sent;
 	struct curl_slist *hdr_json, *hdr_bin;
 	const char *phase; /* the last one logged */
+	size_t chunk;	    /* bytes per PUT */
 };
 
 /* One line to the loop. */
@@ -1550,7 +1556,8 @@ static int w_json(struct worker *w, const char *method, const char *path, json_t
 static int w_put_stream(struct worker *w, const char *blob, int fd, uint64_t *ret_bytes,
 			const char *phase)
 {
-	_cleanup_free_ char *buf = malloc(MIG_CHUNK);
+	size_t chunk = w->chunk ? w->chunk : MIG_CHUNK_OLD;
+	_cleanup_free_ char *buf = malloc(chunk);
 	uint64_t off = 0;
 	size_t have = 0;
 	bool eof = false;
@@ -1558,8 +1565,8 @@ static int w_put_stream(struct worker *w, const char *blob, int fd, uint64_t *re
 	if (!buf)
 		return apierr_set(&w->e, 500, "internal", "out of memory");
 	while (!eof || have) {
-		while (!eof && have < MIG_CHUNK) {
-			ssize_t k = read(fd, buf + have, MIG_CHUNK - have);
+		while (!eof && have < chunk) {
+			ssize_t k = read(fd, buf + have, chunk - have);
 
 			if (k < 0 && errno == EINTR)
 				continue;
@@ -2076,6 +2083,11 @@ static int worker_main(struct migrate_args *a, int pipe_fd)
 		goto fail;
 	}
 	w.dest_prepared = true;
+	{
+		json_int_t cm = json_integer_value(json_object_get(resp, "chunk_max"));
+
+		w.chunk = cm >= MIG_CHUNK ? MIG_CHUNK : cm >= MIG_CHUNK_OLD ? (size_t)cm : MIG_CHUNK_OLD;
+	}
 	strategy = strategy_pick(a->strategy, a, json_object_get(resp, "features"), &w.e);
 	if (!strategy)
 		goto fail;

@@ -288,6 +288,8 @@ struct ckpt_meta {
 	bool net_empty;		   /* ct re-creates the network (net_start) */
 	char (*cg_dirs)[PATH_MAX]; /* the container's own cgroup2 subtree (systemd's), relative */
 	bool *cg_delegated;	   /* owned by the container's root (else host root) */
+	char (*cg_sc)[128];	   /* its cgroup.subtree_control ("" for none) */
+	char cg_root_sc[128];	   /* the container's own cgroup's */
 	size_t n_cg;
 	char console_mp[16];
 };
@@ -300,7 +302,8 @@ static int meta_cg_alloc(struct ckpt_meta *meta)
 		return 0;
 	meta->cg_dirs = calloc(MAX_CG, PATH_MAX);
 	meta->cg_delegated = calloc(MAX_CG, sizeof(bool));
-	return meta->cg_dirs && meta->cg_delegated ? 0 : -ENOMEM;
+	meta->cg_sc = calloc(MAX_CG, sizeof(*meta->cg_sc));
+	return meta->cg_dirs && meta->cg_delegated && meta->cg_sc ? 0 : -ENOMEM;
 }
 
 static void meta_free(struct ckpt_meta *meta)
@@ -309,6 +312,7 @@ static void meta_free(struct ckpt_meta *meta)
 		return;
 	free(meta->cg_dirs);
 	free(meta->cg_delegated);
+	free(meta->cg_sc);
 	free(meta);
 }
 
@@ -323,8 +327,20 @@ static int cg_own_dir(cgroup_handle *cg, char *buf, size_t len)
 	return access(buf, F_OK) == 0 ? 0 : -ENOENT;
 }
 
+/* dfd's cgroup.subtree_control into buf[128], one line ("" when none or unreadable). */
+static void cg_read_sc(int dfd, char buf[128])
+{
+	_cleanup_close_ int fd = openat(dfd, "cgroup.subtree_control", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, 127) : -1;
+
+	buf[n > 0 ? n : 0] = '\0';
+	buf[strcspn(buf, "\n\t")] = '\0';
+}
+
 /* CRIU re-creates the cgroups that hold tasks; systemd also watches empty ones (inotify on
- * cgroup.events), which must exist again before CRIU restores those watches. */
+ * cgroup.events), which must exist again before CRIU restores those watches. The controllers
+ * each one enables for its children are kept too: CRIU keeps only those of cgroups with
+ * tasks, and systemd watches files of those controllers (init.scope/memory.events). */
 static void cg_collect(int dfd, const char *rel, uid_t root_uid, struct ckpt_meta *meta, int depth)
 {
 	_cleanup_closedir_ DIR *d = NULL;
@@ -349,6 +365,7 @@ static void cg_collect(int dfd, const char *rel, uid_t root_uid, struct ckpt_met
 		meta->n_cg++;
 		sub = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (sub >= 0) {
+			cg_read_sc(sub, meta->cg_sc[meta->n_cg - 1]);
 			cg_collect(sub, meta->cg_dirs[meta->n_cg - 1], root_uid, meta, depth + 1);
 			close(sub);
 		}
@@ -368,6 +385,7 @@ static int dump_cgroups(ct_container *ct, struct ckpt_meta *meta, ct_error *err)
 		return ct_errno(err, -errno, "cannot read the cgroups of '%s'", ct->name);
 	if (meta_cg_alloc(meta) < 0)
 		return ct_err(err, -ENOMEM, "out of memory");
+	cg_read_sc(fd, meta->cg_root_sc);
 	cg_collect(fd, "", st.st_uid, meta, 0);
 	return 0;
 }
@@ -430,6 +448,12 @@ static int meta_write(int dirfd, const struct ckpt_meta *meta, ct_error *err)
 	}
 	for (size_t i = 0; i < meta->n_cg; i++)
 		fprintf(f, "cg\t%c\t%s\n", meta->cg_delegated[i] ? 'd' : 'r', meta->cg_dirs[i]);
+	/* after the cg lines: "/" is the container's own cgroup */
+	if (meta->cg_root_sc[0])
+		fprintf(f, "cgsc\t/\t%s\n", meta->cg_root_sc);
+	for (size_t i = 0; i < meta->n_cg; i++)
+		if (meta->cg_sc[i][0])
+			fprintf(f, "cgsc\t%s\t%s\n", meta->cg_dirs[i], meta->cg_sc[i]);
 	for (size_t i = 0; i < meta->n_tty; i++)
 		fprintf(f, "tty\t%s\n", meta->tty_key[i]);
 	for (size_t i = 0; i < meta->n_file; i++)
@@ -493,6 +517,18 @@ static int meta_read(int dirfd, struct ckpt_meta *meta, ct_error *err)
 				return ct_err(err, -ENOMEM, "out of memory");
 			meta->cg_delegated[meta->n_cg] = line[3] == 'd';
 			ct_snprintf(meta->cg_dirs[meta->n_cg++], PATH_MAX, "%s", line + 5);
+		} else if (strncmp(line, "cgsc\t", 5) == 0 && strchr(line + 5, '\t')) {
+			char *rel = line + 5, *sc = strchr(rel, '\t');
+
+			*sc++ = '\0';
+			if (strcmp(rel, "/") == 0) {
+				ct_snprintf(meta->cg_root_sc, sizeof(meta->cg_root_sc), "%s", sc);
+			} else {
+				for (size_t i = 0; i < meta->n_cg; i++)
+					if (strcmp(meta->cg_dirs[i], rel) == 0)
+						ct_snprintf(meta->cg_sc[i], sizeof(meta->cg_sc[i]), "%s",
+							    sc);
+			}
 		} else if (strncmp(line, "tty\t", 4) == 0 && meta->n_tty < 8) {
 			ct_snprintf(meta->tty_key[meta->n_tty++], 64, "%s", line + 4);
 		} else if (strncmp(line, "file\t", 5) == 0 && meta->n_file < 8) {
@@ -1778,6 +1814,8 @@ CT_EXPORT int ct_container_lazy_wait(ct_container *ct, int timeout_ms, ct_error 
 struct restore_ctx {
 	const ct_spec *spec;
 	const ct_restore_opts *opts;
+	cgroup_handle *cg;
+	const struct ckpt_meta *meta;
 	bool net_empty;
 	bool net_done;
 	ct_error *err;
@@ -1787,6 +1825,40 @@ struct restore_ctx {
 
 /* libcriu's notify callback has no user data: the restore in progress (one per thread). */
 static __thread struct restore_ctx *cur_restore;
+
+/* The controllers each of the container's cgroups enabled for its children (cgroup v2), top
+ * down. At CRIU's post-setup-namespaces: then every task there is (only the root task) sits
+ * in its own cgroup, and no file is open yet. Not earlier: the root task passes through the
+ * container's own cgroup (to make its cgroup namespace there), which may hold no task while
+ * it enables controllers for its children. */
+static int restore_subtree_control(cgroup_handle *cg, const struct ckpt_meta *meta, ct_error *err)
+{
+	char base[PATH_MAX], path[2 * PATH_MAX + 32];
+
+	if (cg_own_dir(cg, base, sizeof(base)) < 0)
+		return 0;
+	for (size_t k = 0; k <= meta->n_cg; k++) {
+		const char *sc = k == 0 ? meta->cg_root_sc : meta->cg_sc[k - 1];
+		char want[128], line[512];
+		char *save = NULL;
+		size_t n = 0;
+
+		if (!sc[0])
+			continue;
+		ct_snprintf(want, sizeof(want), "%s", sc);
+		for (char *c = strtok_r(want, " ", &save); c; c = strtok_r(NULL, " ", &save))
+			n += (size_t)snprintf(line + n, sizeof(line) - n, "%s+%s", n ? " " : "", c);
+		if (n >= sizeof(line))
+			return ct_err(err, -EINVAL, "%s: bad controllers '%s'", META_FILE, sc);
+		snprintf(path, sizeof(path), "%s%s/cgroup.subtree_control", base,
+			 k == 0 ? "" : meta->cg_dirs[k - 1]);
+		_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, line, n) != (ssize_t)n)
+			return ct_errno(err, -errno, "cannot enable the controllers '%s' in %s", sc,
+					path);
+	}
+	return 0;
+}
 
 static int restore_notify(char *action, criu_notify_arg_t na)
 {
@@ -1812,6 +1884,13 @@ static int restore_notify(char *action, criu_notify_arg_t na)
 			return -1;
 		}
 		return 0;
+	}
+	if (strcmp(action, "post-setup-namespaces") == 0 && rc->meta && rc->cg) {
+		r = restore_subtree_control(rc->cg, rc->meta, rc->err);
+		if (r < 0) {
+			rc->failed = r;
+			return -1;
+		}
 	}
 	if (strcmp(action, "setup-namespaces") != 0 || !rc->net_empty)
 		return 0;
@@ -2214,6 +2293,8 @@ CT_EXPORT int ct_container_restore(const ct_spec *s, const ct_restore_opts *opts
 	r = restore_cgroups(cg, meta, err);
 	if (r < 0)
 		goto fail;
+	rc.cg = cg;
+	rc.meta = meta;
 	if (!mkdtemp(yard)) {
 		r = ct_errno(err, -errno, "cannot create a work directory for the restore");
 		goto fail;

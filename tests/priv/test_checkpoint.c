@@ -600,8 +600,14 @@ static bool wait_running(ct_container *ct, int timeout_ms, char *state, size_t l
 	}
 }
 
+/* The controllers the container's root cgroup and system.slice enable for their children. */
+#define SUBTREE_CONTROL                                                                        \
+	"for d in /sys/fs/cgroup /sys/fs/cgroup/system.slice; do "                             \
+	"printf '%s: %s; ' \"$d\" \"$(cat $d/cgroup.subtree_control 2>/dev/null)\"; done"
+
 static void test_systemd(const char *lower, bool userns)
 {
+	char sc_before[512] = "";
 	const char *name = userns ? "cksdu" : "cksd";
 	const char *const init[] = {"/sbin/init", NULL};
 	char upper[PATH_MAX], work[PATH_MAX], d[PATH_MAX], out[4096], state[64] = "",
@@ -687,6 +693,9 @@ static void test_systemd(const char *lower, bool userns)
 	fx_exec_capture(ct,
 			(const char *const[]){"logger", "-t", "cktest", "before-checkpoint", NULL},
 			out, sizeof(out));
+	/* the controllers systemd enabled for its slices and scopes (cgroup v2) */
+	fx_exec_capture(ct, (const char *const[]){"sh", "-c", SUBTREE_CONTROL, NULL}, sc_before,
+			sizeof(sc_before));
 
 	snprintf(d, sizeof(d), "%s/img-%s", fx_base(), name);
 	mkdir(d, 0700);
@@ -716,6 +725,9 @@ static void test_systemd(const char *lower, bool userns)
 	restored_add(ct2);
 	tap_ok(wait_running(ct2, 30000, state, sizeof(state)),
 	       "%s: systemctl is-system-running after the restore: %s", name, state);
+	fx_exec_capture(ct2, (const char *const[]){"sh", "-c", SUBTREE_CONTROL, NULL}, out,
+			sizeof(out));
+	ok_str(out, sc_before, "%s: systemd's cgroups enable the same controllers as before", name);
 	r = fx_exec_capture(
 		ct2, (const char *const[]){"test", "-d", "/run/credentials/ckcred.service", NULL},
 		out, sizeof(out));
